@@ -3,7 +3,9 @@
 Subcommands come from the `tdmm.commands` entry-point group (pyproject.toml):
 each entry names a function `add_command(subparsers)` that adds its parser and
 sets `func`. This keeps engine free of imports from training or tdmm_blender
-while one command reaches all of them.
+while one command reaches all of them. Only the chosen command's module is
+imported, so `tdmm head` never pays for bpy and a broken plugin cannot break
+the others.
 """
 from __future__ import annotations
 
@@ -12,16 +14,27 @@ import sys
 from importlib.metadata import entry_points
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _commands() -> dict:
+    return {ep.name: ep for ep in entry_points(group="tdmm.commands")}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tdmm", description="Face animation <-> language tools.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for ep in sorted(entry_points(group="tdmm.commands"), key=lambda e: e.name):
-        ep.load()(sub)
+    for name, ep in sorted(_commands().items()):
+        if only is not None and name != only:
+            continue
+        try:
+            ep.load()(sub)
+        except ImportError as err:  # e.g. bpy missing: say so instead of failing every command
+            sub.add_parser(name, help=f"(unavailable: {err})")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in _commands() else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
