@@ -47,6 +47,7 @@ class HeadModel:
     faces: np.ndarray               # [F,3] int32 triangles
     expr_names: list[str]           # K names
     vertex_part: np.ndarray | None = None   # [V] uint8 index into PARTS
+    vertex_color: np.ndarray | None = None  # [V,3] uint8 sRGB paint for previews (brows, lips)
     meta: dict = field(default_factory=dict)
 
     @property
@@ -167,8 +168,9 @@ def save_head(head: HeadModel, path: str | os.PathLike, dtype=np.float32) -> Non
         tensors[k] = np.ascontiguousarray(a.astype(dtype) if a.dtype.kind == "f" else a)
     # The template must stay exact to well below a millimetre: always fp32.
     tensors["v_template"] = head.v_template.astype(np.float32)
-    if head.vertex_part is not None:
-        tensors["vertex_part"] = head.vertex_part.astype(np.uint8)
+    for k in ("vertex_part", "vertex_color"):
+        if getattr(head, k) is not None:
+            tensors[k] = getattr(head, k).astype(np.uint8)
     config = {"format": "tdmm-head/1", "joint_names": list(JOINT_NAMES), "parents": FLAME_PARENTS.tolist(),
               "expr_names": list(head.expr_names), "parts": list(PARTS), **head.meta}
     tmp_st, tmp_js = path.with_suffix(".safetensors.tmp"), path.with_suffix(".json.tmp")
@@ -195,7 +197,7 @@ def _load_safetensors(path: Path) -> HeadModel:
         exprdirs=t["exprdirs"].astype(np.float32), posedirs=t["posedirs"].astype(np.float32),
         J_regressor=t["J_regressor"].astype(np.float32), weights=t["weights"].astype(np.float32),
         faces=t["faces"].astype(np.int32), expr_names=list(cfg["expr_names"]),
-        vertex_part=t.get("vertex_part"), meta=meta,
+        vertex_part=t.get("vertex_part"), vertex_color=t.get("vertex_color"), meta=meta,
     ).validate()
 
 

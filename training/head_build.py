@@ -255,6 +255,7 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
         J_reg[j, mask] = 1.0 / mask.sum()
 
     head = HeadModel(
+        vertex_color=paint_regions(v, vpart, exprdirs, names, joints),
         v_template=v.astype(np.float32), shapedirs=np.zeros((len(v), 3, 0), np.float32),
         exprdirs=exprdirs.astype(np.float32), posedirs=posedirs.astype(np.float32),
         J_regressor=J_reg.astype(np.float32), weights=W.astype(np.float32),
@@ -275,6 +276,39 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
     )
     head.meta["jaw_fit"] = report.as_dict()
     return head, report
+
+
+SKIN_RGB, BROW_RGB, LIP_RGB = (222, 170, 140), (70, 48, 36), (178, 98, 92)
+EYE_RGB, TEETH_RGB, TONGUE_RGB = (240, 240, 236), (236, 230, 210), (190, 90, 90)
+
+
+def paint_regions(v, vpart, exprdirs, names, joints) -> np.ndarray:
+    """Per-vertex preview colours: brows and lips make expressions readable on a bald head.
+
+    Brows: a band above each eye, shaped like an arch. Lips: the skin that the
+    lip-roll targets move most (they move the vermilion, not the skin around it).
+    """
+    rgb = np.zeros((len(v), 3), np.uint8)
+    for part, col in zip(PARTS, (SKIN_RGB, EYE_RGB, TEETH_RGB, TONGUE_RGB)):
+        rgb[vpart == PARTS.index(part)] = col
+    skin = vpart == PARTS.index("skin")
+    eye_y, eye_z = joints[3, 1], joints[3, 2]
+    u = (np.abs(v[:, 0]) - 0.012) / 0.045                    # 0 at the inner end, 1 at the tail
+    centre = eye_y + 0.021 + 0.005 * np.sin(np.pi * np.clip(u, 0, 1) * 0.9) - 0.006 * np.clip(u, 0, 1)
+    half = 0.006 * (1 - 0.5 * np.clip(u, 0, 1))
+    brow = skin & (u >= 0) & (u <= 1) & (np.abs(v[:, 1] - centre) < half) & (v[:, 2] > eye_z - 0.01)
+    # Lips: between two parabolas through the mouth corners (found as the vertex
+    # that mouthSmileLeft moves most) and the lip-roll extremes on the midline.
+    move = lambda k: np.linalg.norm(exprdirs[:, :, names.index(k)], axis=1)
+    corner = v[np.argmax(move("mouthSmileLeft"))]
+    top = v[np.argmax(move("mouthRollUpper")), 1] + 0.002
+    bottom = v[np.argmax(move("mouthRollLower")), 1] - 0.003
+    t = np.clip(np.abs(v[:, 0]) / corner[0], 0, None) ** 2
+    lips = skin & (t <= 1) & (v[:, 1] < top + (corner[1] - top) * t) & (v[:, 1] > bottom + (corner[1] - bottom) * t) \
+        & (v[:, 2] > corner[2] - 0.01)
+    rgb[brow] = BROW_RGB
+    rgb[lips] = LIP_RGB
+    return rgb
 
 
 # -- CLI ----------------------------------------------------------------------
