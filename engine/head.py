@@ -130,7 +130,7 @@ class HeadModel:
             shape, expr = sd[:, :, :FLAME_SHAPE_SPACE], sd[:, :, FLAME_SHAPE_SPACE:]
         else:  # shape-only model
             shape, expr = sd, sd[:, :, :0]
-        expr = expr[:, :, :num_expr]
+        expr = expr[:, :, : (len(expr_names) if expr_names is not None else num_expr)]
         if expr_names is None:
             expr_names = [f"exp{i:03d}" for i in range(expr.shape[2])]
         pd = np.asarray(arrays["posedirs"], np.float32)
