@@ -138,7 +138,12 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
 
     # -- which base-mesh vertices we keep, and what part each is -------------
     body = _group(groups, "body")
-    parts = {"skin": body[verts[body, 1] > NECK_CUT_Y],
+    # Keep body faces that reach above the cut, then flatten the vertices below
+    # it onto the cut plane: a clean, level neck edge instead of a zig-zag.
+    is_body = np.zeros(nv, bool)
+    is_body[body] = True
+    body_quads = quads[is_body[quads].all(1) & (verts[quads, 1] > NECK_CUT_Y).any(1)]
+    parts = {"skin": np.unique(body_quads),
              "eyes": np.concatenate([_group(groups, "helper-l-eye"), _group(groups, "helper-r-eye")]),
              "teeth": np.concatenate([_group(groups, "helper-upper-teeth"), _group(groups, "helper-lower-teeth")]),
              "tongue": _group(groups, "helper-tongue")}
@@ -151,6 +156,9 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
     used = np.zeros(nv, bool)
     used[quads.ravel()] = True
     keep &= used                                   # drop vertices no kept face uses
+    verts = verts.copy()
+    low = keep & is_body & (verts[:, 1] < NECK_CUT_Y)
+    verts[low, 1] = NECK_CUT_Y
     new_index = np.full(nv, -1)
     new_index[keep] = np.arange(keep.sum())
     faces = new_index[quads]
