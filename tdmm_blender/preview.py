@@ -23,10 +23,10 @@ def setup_studio(scene, arm_obj, size: int = 320, samples: int = 24) -> bpy.type
     world_verts = np.array([mesh.matrix_world @ v.co for v in mesh.data.vertices])
     lo, hi = np.percentile(world_verts, 3, axis=0), np.percentile(world_verts, 97, axis=0)
     centre = (lo + hi) / 2
-    centre[2] = lo[2] + 0.62 * (hi[2] - lo[2])       # between eyes and mouth: the face fills the frame
+    centre[2] = lo[2] + 0.64 * (hi[2] - lo[2])       # between eyes and mouth: the face fills the frame
     cam = bpy.data.objects.new("TDMM Camera", bpy.data.cameras.new("TDMM Camera"))
     cam.data.lens = 85
-    cam.location = (centre[0], lo[1] - 0.75, centre[2])
+    cam.location = (centre[0], lo[1] - 0.85, centre[2])
     cam.rotation_euler = (math.radians(90), 0, 0)
     scene.collection.objects.link(cam)
     scene.camera = cam
