@@ -7,7 +7,7 @@ along +z); the rig object carries any conversion to Blender's z-up world.
 On disk a clip is an `.npz` with exactly the keys pose, expr, transl,
 expr_names, fps, text and meta (meta as a JSON string), readable with
 `np.load(allow_pickle=False)`. The loader also reads the key spellings that
-common FLAME trackers write (see `_SPELLINGS`) and reports what it could not
+common FLAME trackers write (see `KEY_SPELLINGS`) and reports what it could not
 map instead of silently dropping it. This module is numpy only: Blender's side
 imports it without torch.
 """
@@ -182,7 +182,7 @@ class MotionClip:
 
 
 def load_clip(path: str | os.PathLike) -> MotionClip:
-    """Read a clip .npz: ours, or a FLAME tracker's (see `_SPELLINGS`). Never unpickles."""
+    """Read a clip .npz: ours, or a FLAME tracker's (see `KEY_SPELLINGS`). Never unpickles."""
     path = Path(path)
     if not path.is_file():
         raise ClipError(f"clip file {path} does not exist")
@@ -193,7 +193,7 @@ def load_clip(path: str | os.PathLike) -> MotionClip:
 # Which clip slot each known key fills. Joints are slots of their own so that
 # `pose` plus `jaw_pose` in one file is caught as a clash, not silently merged.
 _ALL_JOINTS = tuple(f"joint:{n}" for n in JOINT_NAMES)
-_SPELLINGS = {
+KEY_SPELLINGS = {
     "expr": ("expr",), "exp": ("expr",), "expression": ("expr",),
     "transl": ("transl",), "trans": ("transl",), "translation": ("transl",),
     "fps": ("fps",), "frame_rate": ("fps",), "framerate": ("fps",),
@@ -215,7 +215,7 @@ def clip_from_arrays(arrays: dict, source: str = "clip") -> MotionClip:
     claimed: dict[str, str] = {}            # slot -> the key that filled it
     unmapped = []
     for key in sorted(arrays):
-        slots = _SPELLINGS.get(key)
+        slots = KEY_SPELLINGS.get(key)
         if slots is None:
             unmapped.append(key)
             continue
@@ -239,7 +239,7 @@ def clip_from_arrays(arrays: dict, source: str = "clip") -> MotionClip:
     joints = {}                             # joint index -> [T,3]
     for key in sorted(set(k for s, k in claimed.items() if s.startswith("joint:"))):
         a = arrays[key]
-        idx = [JOINT_NAMES.index(s[6:]) for s in _SPELLINGS[key]]
+        idx = [JOINT_NAMES.index(s[6:]) for s in KEY_SPELLINGS[key]]
         if len(idx) == NUM_JOINTS and a.ndim == 3 and a.shape[1:] == (NUM_JOINTS, 3):
             a = a.reshape(a.shape[0], -1)   # full pose [T,5,3] -> [T,15]
         a = per_frame(key, a, 3 * len(idx), "[T,5,3] or [T,15]" if len(idx) == NUM_JOINTS else None)
