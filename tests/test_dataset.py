@@ -293,7 +293,7 @@ def test_shard_layout_removes_padding(tmp_path):
         for i, T in enumerate(lengths):
             lines.append({"id": f"s{s}c{i}", "split": "val" if i == 1 else "train",
                           "labels": {**LABELS, "num_frames": T}, "captions": [f"grin {s} {i}"],
-                          "qa": [{"q": "emotion?", "a": "joy"}], "shard": s, "index": i})
+                          "qa": [{"q": "emotion?", "a": "joy"}], "shard": s, "row": i})
     (tmp_path / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     ds = ClipDataset(tmp_path)
     assert ds.layout == "shards" and len(ds) == 5
@@ -312,13 +312,13 @@ def test_shard_layout_removes_padding(tmp_path):
 
 def test_shard_layout_errors(tmp_path):
     write_shard(tmp_path, 0, [5, 6])
-    (tmp_path / "labels.jsonl").write_text(json.dumps({"id": "a", "shard": 0, "index": 2}) + "\n")
-    with pytest.raises(DatasetError, match="index 2 but shard-00000.npz holds 2 clips"):
+    (tmp_path / "labels.jsonl").write_text(json.dumps({"id": "a", "shard": 0, "row": 2}) + "\n")
+    with pytest.raises(DatasetError, match="row 2 but shard-00000.npz holds 2 clips"):
         ClipDataset(tmp_path)
-    (tmp_path / "labels.jsonl").write_text(json.dumps({"id": "a", "shard": 3, "index": 0}) + "\n")
+    (tmp_path / "labels.jsonl").write_text(json.dumps({"id": "a", "shard": 3, "row": 0}) + "\n")
     with pytest.raises(DatasetError, match="shard-00003.npz does not exist"):
         ClipDataset(tmp_path)
-    (tmp_path / "labels.jsonl").write_text(json.dumps({"id": "a", "shard": 0, "index": 0,
+    (tmp_path / "labels.jsonl").write_text(json.dumps({"id": "a", "shard": 0, "row": 0,
                                                         "labels": {"family": "joy"}}) + "\n")
     with pytest.raises(DatasetError, match=r"labels.jsonl line 1: bad 'labels'.*labels miss"):
         ClipDataset(tmp_path)

@@ -8,7 +8,7 @@ Two layouts (docs/DATASET_FORMAT.md has the full description):
 - shards (the procedural corpus of `tdmm synth`):
       DIR/shard-XXXXX.npz      per-clip arrays stacked and padded to the longest
                                clip, plus `num_frames` [N], `expr_names` [K], `fps`
-      DIR/labels.jsonl         {"id", "split", "labels", "captions", "qa", "shard", "index"}
+      DIR/labels.jsonl         {"id", "split", "labels", "captions", "qa", "shard", "row"}
 
 `ClipDataset` tells them apart by the files present, checks every JSONL line
 on opening (errors name the file and line) but keeps only a small index in
@@ -31,9 +31,8 @@ import numpy as np
 
 from engine.clip import ClipError, MotionClip, clip_from_arrays, load_clip
 
-from .labels import check_labels
+from .labels import SPLITS, check_labels
 
-SPLITS = ("train", "val", "test")
 # Split of a clip whose JSONL line has none: sha256 of the id, first 8 hex
 # digits as an integer, modulo 100: 0-89 train, 90-94 val, 95-99 test.
 SPLIT_PERCENT = {"train": 90, "val": 5, "test": 5}
@@ -42,7 +41,7 @@ CLIPS_DIR = "clips"
 LABELS_FILE = "labels.jsonl"
 SHARD_GLOB = "shard-*.npz"
 # Shard keys that are not per-clip arrays of shape [N, T_max, ...].
-_SHARD_SHARED = ("num_frames", "expr_names", "fps")
+_SHARD_SHARED = ("num_frames", "expr_names", "fps", "clip_id")
 
 
 class DatasetError(ValueError):
@@ -94,8 +93,8 @@ def check_record(rec, where: str, shard: bool = False) -> dict:
     if shard:
         if not isinstance(rec.get("shard"), (int, str)) or isinstance(rec.get("shard"), bool):
             raise DatasetError(f"{where}: 'shard' must be a shard number or file name, got {rec.get('shard')!r}")
-        if not isinstance(rec.get("index"), int) or isinstance(rec["index"], bool) or rec["index"] < 0:
-            raise DatasetError(f"{where}: 'index' must be a clip index >= 0 in its shard, got {rec.get('index')!r}")
+        if not isinstance(rec.get("row"), int) or isinstance(rec["row"], bool) or rec["row"] < 0:
+            raise DatasetError(f"{where}: 'row' must be the clip's row >= 0 in its shard, got {rec.get('row')!r}")
     return rec
 
 
@@ -245,9 +244,9 @@ class ClipDataset:
                 if not (self.root / name).is_file():
                     raise DatasetError(f"{where}: shard file {self.root / name} does not exist")
                 counts[name] = len(self._shard_lengths(name))
-            if rec["index"] >= counts[name]:
-                raise DatasetError(f"{where}: index {rec['index']} but {name} holds {counts[name]} clips")
-            entries.append(_Entry(rec["id"], rec["split"], off, name, rec["index"]))
+            if rec["row"] >= counts[name]:
+                raise DatasetError(f"{where}: row {rec['row']} but {name} holds {counts[name]} clips")
+            entries.append(_Entry(rec["id"], rec["split"], off, name, rec["row"]))
         unused = sorted(p.name for p in self.root.glob(SHARD_GLOB) if p.name not in counts)
         if unused:
             self.problems.append(f"{LABELS_FILE} names no clip in {', '.join(unused)}")
@@ -282,7 +281,8 @@ class ClipDataset:
         clip = load_clip(self.root / CLIPS_DIR / e.file) if self.layout == "clips" else self._from_shard(e)
         if rec.get("captions"):
             clip.text = list(rec["captions"])
-        clip.meta.update(id=e.id, split=rec["split"], labels=rec.get("labels"), qa=rec.get("qa", []))
+        clip.meta.update(id=e.id, split=rec["split"], labels=rec.get("labels"), qa=rec.get("qa", []),
+                         captions_heldout=rec.get("captions_heldout", []))
         return clip
 
     def _from_shard(self, e: _Entry) -> MotionClip:

@@ -29,6 +29,9 @@ HEAD_MOTIONS = ("still", "nod", "shake", "tilt_left", "tilt_right", "turn_left",
                 "look_up", "look_down", "lean_in", "lean_back", "sway")
 MICRO_EVENTS = ("blink", "blink_burst", "slow_blink", "eyes_closed", "brow_flash", "lip_twitch",
                 "lip_press", "cheek_puff", "tongue_out", "yawn")
+# Dataset splits. test_heldout_combo: descriptor x head-motion pairs never seen in
+# training (the corpus chooses them); real datasets use the first three.
+SPLITS = ("train", "val", "test", "test_heldout_combo")
 LABEL_KEYS = ("family", "descriptor", "intensity", "tempo", "head", "micro", "transition",
               "talking", "subject", "fps", "num_frames")
 
