@@ -15,7 +15,22 @@ from importlib.metadata import entry_points
 
 
 def _commands() -> dict:
-    return {ep.name: ep for ep in entry_points(group="tdmm.commands")}
+    found = {ep.name: ep for ep in entry_points(group="tdmm.commands")}
+    return found or _checkout_commands()
+
+
+def _checkout_commands() -> dict:
+    """Not pip-installed (e.g. `python -m engine.cli` on the GPU machine): read the
+    same table from the checkout's pyproject.toml."""
+    import tomllib
+    from importlib.metadata import EntryPoint
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if not pyproject.exists():
+        return {}
+    table = tomllib.loads(pyproject.read_text())["project"]["entry-points"]["tdmm.commands"]
+    return {name: EntryPoint(name, value, "tdmm.commands") for name, value in table.items()}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
