@@ -1,0 +1,290 @@
+"""Geometry VQ-VAE tokenizer: shapes and masking, determinism, EMA/dead-code reset, residual VQ,
+files, a tiny CPU training run, the vertex-loss comparison, and the shipped model's quality gate."""
+import json
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.clip import MotionClip
+from engine.features import params_to_features
+from engine.head import save_head
+from engine.tokenizer import EMAQuantizer, MotionTokenizer, VQConfig, load_tokenizer, resample
+from conftest import make_tiny_head
+
+NAMES = [f"ch{i}" for i in range(4)]
+
+
+def small_cfg(**kw) -> VQConfig:
+    return VQConfig(**{"expr_names": NAMES, "width": 32, "depth": 2, "codebook_size": 64, "code_dim": 16, **kw})
+
+
+def smooth_motion(rng, T: int, K: int):
+    """(pose [T,5,3], expr [T,K]): two slow latent waves (random phase and amplitude per clip)
+    mixed into every channel by fixed weights, face-like ranges. Learnable in a few dozen steps."""
+    t = np.arange(T)[:, None] / 25.0
+    z = rng.uniform(0.3, 1.0, 2) * np.sin(2 * np.pi * np.array([0.5, 1.1]) * t + rng.uniform(0, 6.3, 2))  # [T,2]
+    mix = np.random.default_rng(42).standard_normal((2, K + 15))                # the same in every clip
+    x = z @ mix                                                                  # [T,K+15]
+    expr = np.clip(0.5 + 0.2 * x[:, :K], 0, 1)
+    pose = 0.05 * x[:, K:].reshape(T, 5, 3)
+    return pose.astype(np.float32), expr.astype(np.float32)
+
+
+def write_dataset(root: Path, names, n=48, seed=0, lengths=(50, 90)):
+    """A clip-folder dataset (docs/DATASET_FORMAT.md): 3/4 train, 1/8 val, 1/8 test."""
+    rng = np.random.default_rng(seed)
+    (root / "clips").mkdir(parents=True)
+    lines = []
+    for i in range(n):
+        pose, expr = smooth_motion(rng, int(rng.integers(*lengths)), len(names))
+        cid = f"clip{i:03d}"
+        MotionClip(pose=pose, expr=expr, expr_names=names, fps=25.0).save(root / "clips" / f"{cid}.npz")
+        split = "train" if i % 8 < 6 else ("val" if i % 8 == 6 else "test")
+        lines.append(json.dumps({"id": cid, "split": split, "captions": ["a face"]}))
+    (root / "captions.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def batch_features(B=3, lengths=(37, 50, 21), K=4, seed=0):
+    rng = np.random.default_rng(seed)
+    T = max(lengths)
+    f = np.zeros((B, T, K + 30), np.float32)
+    for b, n in enumerate(lengths):
+        pose, expr = smooth_motion(rng, n, K)
+        f[b, :n] = params_to_features(pose, expr)
+    return torch.from_numpy(f), torch.tensor(lengths)
+
+
+# -- shapes, masking, determinism -------------------------------------------------------------
+@pytest.mark.parametrize("levels", [1, 3])
+def test_shapes_and_masking_odd_lengths(levels):
+    torch.manual_seed(0)
+    m = MotionTokenizer(small_cfg(levels=levels)).eval()
+    f, n = batch_features()
+    tok = m.encode(f, n)
+    assert tok.shape == ((3, 13) if levels == 1 else (3, 13, levels)) and tok.dtype == torch.int64
+    ntok = (n + 3) // 4                                          # 10, 13, 6
+    for b in range(3):
+        assert (tok[b, ntok[b]:] == -1).all() and (tok[b, :ntok[b]] >= 0).all()
+        # A clip alone gives the same tokens and frames as inside the padded batch.
+        alone = m.encode(f[b:b + 1, :n[b]])
+        assert torch.equal(alone[0], tok[b, :ntok[b]])
+        y_alone = m.decode(alone, n[b:b + 1])
+        assert y_alone.shape == (1, n[b], 34)
+    y = m.decode(tok, n)
+    assert y.shape == (3, 50, 34)
+    assert (y[0, 37:] == 0).all() and (y[2, 21:] == 0).all()
+    torch.testing.assert_close(m.decode(tok[2:3, :6], n[2:3])[0], y[2, :21], atol=1e-5, rtol=1e-4)
+    # Without lengths: every token is decoded, 4 frames each.
+    assert m.decode(tok[:1, :10]).shape == (1, 40, 34)
+
+
+def test_encode_decode_deterministic_in_eval():
+    torch.manual_seed(1)
+    m = MotionTokenizer(small_cfg(levels=2)).eval()
+    f, n = batch_features(seed=3)
+    a, b = m.encode(f, n), m.encode(f, n)
+    assert torch.equal(a, b)
+    assert torch.equal(m.decode(a, n), m.decode(b, n))
+    cb = m.quantizer.levels[0].codebook.clone()
+    m.encode(f, n)
+    assert torch.equal(cb, m.quantizer.levels[0].codebook)      # eval never touches the codebook
+
+
+def test_clip_round_trip_and_fps():
+    torch.manual_seed(0)
+    m = MotionTokenizer(small_cfg()).eval()
+    pose, expr = smooth_motion(np.random.default_rng(0), 53, 4)
+    clip = MotionClip(pose=pose, expr=expr, expr_names=NAMES, fps=25.0)
+    tok = m.encode_clip(clip)
+    assert tok.shape == (14,) and tok.dtype == np.int64
+    out = m.decode_tokens(tok, num_frames=53)
+    assert out.num_frames == 53 and out.fps == 25.0 and out.expr_names == NAMES
+    # A 50 fps clip is resampled to the model's 25 fps: ~half the tokens.
+    clip50 = MotionClip(pose=np.repeat(pose, 2, 0), expr=np.repeat(expr, 2, 0), expr_names=NAMES, fps=50.0)
+    assert m.encode_clip(clip50).shape == (14,)
+    assert m.decode_tokens(tok, fps=50.0).num_frames == 112
+    # Channels in another order are re-mapped by name; other channels are refused.
+    perm = MotionClip(pose=pose, expr=expr[:, ::-1], expr_names=NAMES[::-1], fps=25.0)
+    assert np.array_equal(m.encode_clip(perm), tok)
+    with pytest.raises(ValueError, match="expression channels"):
+        m.encode_clip(MotionClip(pose=pose, expr=expr, expr_names=["a", "b", "c", "d"]))
+    np.testing.assert_allclose(resample(np.arange(5.0)[:, None], 25, 50)[:, 0], np.minimum(np.arange(10) / 2, 4))
+
+
+# -- quantiser ------------------------------------------------------------------------------
+def test_ema_and_dead_code_reset_replace_unused_codes():
+    torch.manual_seed(0)
+    q = EMAQuantizer(num_codes=32, dim=8, decay=0.9, reset_threshold=1.0).train()
+    data = torch.randn(512, 8) + 5.0                             # far from anything
+    q(data)                                                      # first step seeds codes from the data
+    q.codebook.data[:16] = 100.0                                 # half the codes now win nothing
+    q.ema_sum.data[:16] = 100.0 * q.ema_count[:16, None]
+    reseeded = 0
+    for _ in range(60):
+        reseeded += q(data + 0.1 * torch.randn_like(data))[2]
+    assert reseeded >= 16
+    assert (q.codebook[:16] - 5.0).abs().max() < 6.0             # the dead codes moved onto the data
+    used = torch.bincount(q.nearest(data), minlength=32)
+    assert (used > 0).sum() >= 28                                # and they are used again
+    # EMA: a lone cluster pulls its code to the cluster mean.
+    q2 = EMAQuantizer(num_codes=1, dim=2, decay=0.5, reset_threshold=0.0).train()
+    for _ in range(30):
+        q2(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    torch.testing.assert_close(q2.codebook[0], torch.tensor([2.0, 3.0]))
+
+
+def test_residual_vq_shapes_and_coarse_to_fine():
+    torch.manual_seed(0)
+    m = MotionTokenizer(small_cfg(levels=4, quantize_dropout=0.5)).train()
+    f, n = batch_features(lengths=(40, 40, 40))
+    for _ in range(5):
+        y, commit, stats = m(f, n)
+        assert y.shape == f.shape and stats["idx"].shape == (3, 10, 4) and commit.ndim == 0
+    m.eval()
+    tok = m.encode(f, n)
+    assert tok.shape == (3, 10, 4) and (tok >= 0).all()
+    # Dropping fine levels (-1) still decodes; the fine levels change the output.
+    coarse = tok.clone()
+    coarse[..., 1:] = -1
+    a, b = m.decode(tok, n), m.decode(coarse, n)
+    assert a.shape == b.shape == f.shape and not torch.equal(a, b)
+
+
+# -- files ----------------------------------------------------------------------------------
+def test_save_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    m = MotionTokenizer(small_cfg(levels=2))
+    m.set_normalization(torch.randn(34) * 0.1, torch.rand(34) + 0.5)
+    m.train()
+    f, n = batch_features(lengths=(40, 40, 40))
+    m(f, n)                                                      # seed the codebooks
+    m.eval()
+    m.save(tmp_path / "full", dtype=torch.float32, meta={"note": "x"})
+    a = MotionTokenizer.load(tmp_path / "full.safetensors")
+    assert a.meta == {"note": "x"} and a.cfg == m.cfg
+    assert torch.equal(a.encode(f, n), m.encode(f, n))
+    assert torch.equal(a.decode(m.encode(f, n), n), m.decode(m.encode(f, n), n))
+    assert torch.equal(a.quantizer.levels[1].ema_sum, m.quantizer.levels[1].ema_sum)
+    # fp16 (shipping): no EMA state, weights rounded once; a second round trip is exact.
+    m.save(tmp_path / "ship")
+    b = MotionTokenizer.load(tmp_path / "ship")
+    b.save(tmp_path / "ship2")
+    c = MotionTokenizer.load(tmp_path / "ship2")
+    tok = b.encode(f, n)
+    assert torch.equal(c.encode(f, n), tok) and torch.equal(c.decode(tok, n), b.decode(tok, n))
+    torch.testing.assert_close(b.decode(tok, n), m.decode(tok, n), atol=2e-2, rtol=2e-2)
+    assert (tmp_path / "ship.safetensors").stat().st_size < (tmp_path / "full.safetensors").stat().st_size / 2
+    with pytest.raises(FileNotFoundError):
+        MotionTokenizer.load(tmp_path / "nothing")
+
+
+# -- training ---------------------------------------------------------------------------------
+def test_fast_skinning_matches_flame_layer_and_loss_vertices():
+    from engine.flame import FlameLayer
+    from engine.head import PARTS
+    from training.train_vq import TrainConfig, face_region, loss_vertices, skin, sub_head
+
+    head = make_tiny_head(num_expr=4, seed=3)
+    flame = FlameLayer(head).double()
+    g = torch.Generator().manual_seed(0)
+    expr, pose = torch.randn(16, 4, generator=g).double(), torch.randn(16, 5, 3, generator=g).double() * 0.4
+    torch.testing.assert_close(skin(flame, expr, pose), flame(expr, pose), atol=1e-12, rtol=0)
+    # A vertex subset (with the joint-regressor vertices) gives exactly those vertices of the full head.
+    sub, w = loss_vertices(head, TrainConfig(loss_face_vertices=10, loss_other_vertices=2, eye_weight=3.0))
+    assert len(w) == sub.num_vertices and (w >= 0).all()
+    idx = [int(np.flatnonzero((head.v_template == v).all(1))[0]) for v in sub.v_template]
+    torch.testing.assert_close(FlameLayer(sub).double()(expr, pose), flame(expr, pose)[:, idx], atol=1e-12, rtol=0)
+    eyes = head.vertex_part[idx] == PARTS.index("eyes")
+    assert eyes.any() and (w[eyes] == 3.0).all()
+    assert face_region(head).sum() > 0
+    with pytest.raises(ValueError, match="joint-regressor"):
+        sub_head(head, np.arange(3))
+
+
+def _train_args(tmp_path, data, head, **kw):
+    cfg = {"model": {"width": 32, "depth": 1, "codebook_size": 32, "code_dim": 16},
+           "train": {"steps": 60, "batch_size": 16, "crop": 32, "lr": 2e-3, "warmup": 5, "val_every": 30,
+                     "log_every": 5, "loss_face_vertices": 20, "loss_other_vertices": 4}}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    base = dict(data=str(data), out=str(tmp_path / "run"), config=str(tmp_path / "cfg.json"), resume=None,
+                device="cpu", head=str(head), no_vertex_loss=False, steps=None, seed=None, max_clips=None,
+                eval=None, split="val")
+    return Namespace(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vqdata")
+    head = make_tiny_head()
+    save_head(head, root / "head")
+    write_dataset(root / "data", head.expr_names)
+    return root / "data", root / "head.safetensors"
+
+
+def test_tiny_training_run_loss_goes_down_and_resumes(tmp_path, tiny_data):
+    from training.train_vq import train
+
+    data, head = tiny_data
+    final = train(_train_args(tmp_path, data, head))
+    run = tmp_path / "run"
+    log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    first, last = np.mean([r["loss"] for r in log[:2]]), np.mean([r["loss"] for r in log[-2:]])
+    assert last < 0.7 * first, (first, last)
+    assert "vertex" in log[0] and final["vertex_mean_mm"] > 0 and 0 < final["code_usage"] <= 1
+    for name in ("best.safetensors", "best.json", "last.safetensors", "last.optim.safetensors", "final.json"):
+        assert (run / name).exists(), name
+    assert len((run / "val.jsonl").read_text().splitlines()) == 2
+    # Resume: continues at step 60 up to 80, from the saved optimizer and EMA state.
+    train(_train_args(tmp_path, data, head, resume=str(run / "last.safetensors"), steps=80))
+    log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 79 and min(r["step"] for r in log if r["step"] >= 60) == 60
+    ship = MotionTokenizer.load(run / "best")
+    assert ship.cfg.expr_names == make_tiny_head().expr_names
+
+
+def test_param_only_run_and_token_agreement(tmp_path, tiny_data):
+    from training.train_vq import train
+    from training.vq_compare import compare
+
+    data, head = tiny_data
+    train(_train_args(tmp_path, data, head, no_vertex_loss=True, steps=20))
+    log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert "vertex" not in log[0] and "param" in log[0]
+    ckpt = tmp_path / "run" / "best.safetensors"
+    res = compare([ckpt, ckpt], data, split="val", head_path=head, threshold_mm=1e9, max_pairs=200)
+    # The same model against itself: every pair is 'alike', agreement is the model's own.
+    assert res["pairs"] > 0 and res["models"][0]["agreement"] == res["models"][1]["agreement"]
+
+
+# -- the shipped model ------------------------------------------------------------------------
+SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "vq" / "tokenizer.safetensors"
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped tokenizer in assets/vq yet")
+def test_shipped_tokenizer_quality_gate():
+    """Held-out synthetic clips (fixed seed, non-train splits) reconstruct within the issue's bounds."""
+    from engine.flame import FlameLayer
+    from engine.head import load_head
+    from training.synth import split_of, synth_clip
+    from training.train_vq import evaluate, face_head
+
+    model = load_tokenizer()
+    feats, lengths = [], []
+    index = 0
+    while len(feats) < 48:
+        labels, pose, expr, _ = synth_clip(seed=777, index=index)
+        index += 1
+        if split_of(labels) != "train":
+            feats.append(params_to_features(pose, expr))
+            lengths.append(len(pose))
+    T = max(lengths)
+    f = np.zeros((len(feats), T, feats[0].shape[1]), np.float32)
+    for i, x in enumerate(feats):
+        f[i, :len(x)] = x
+    fhead, num_face = face_head(load_head())
+    m = evaluate(model, torch.from_numpy(f), torch.tensor(lengths), FlameLayer(fhead), num_face)
+    assert m["vertex_mean_mm"] < 0.5 and m["vertex_p95_mm"] < 1.5, m
