@@ -673,7 +673,9 @@ def report(args, generators=()) -> dict:
     say("train pool")
     pool, _, _ = load_clips(args.data, "train", args.train_subset, seed, ev.cfg.max_frames, quiet)
     pool_emb, _ = motion_outputs(ev, pool.features(), pool.lengths, quiet)
-    trained = {"steps": (ev.meta.get("train") or {}).get("steps"), "n_train": ev.meta.get("n_train"),
+    # Steps actually trained (final validation), not the configured budget: a wall-clock cap may stop early.
+    done = (ev.meta.get("final_val") or {}).get("step") or (ev.meta.get("train") or {}).get("steps")
+    trained = {"steps": done, "n_train": ev.meta.get("n_train"),
                "data": ev.meta.get("data")}
     res = {"command": command_line(args), "device": device, "seed": seed, "evaluator": str(ev_path),
            "evaluator_sha": _sha(ev_path / WEIGHTS_FILE), "evaluator_trained": trained, "sets": info,
