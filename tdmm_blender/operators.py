@@ -153,11 +153,4 @@ class TDMM_OT_export_clip(bpy.types.Operator, ExportHelper):
 CLASSES = (TDMM_OT_add_head, TDMM_OT_import_clip, TDMM_OT_export_clip)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)   # unregisters in reverse order

@@ -40,11 +40,4 @@ class VIEW3D_PT_tdmm(bpy.types.Panel):
 CLASSES = (VIEW3D_PT_tdmm,)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)   # unregisters in reverse order
