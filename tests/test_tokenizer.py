@@ -217,6 +217,33 @@ def test_fast_skinning_matches_flame_layer_and_loss_vertices():
         sub_head(head, np.arange(3))
 
 
+def test_loss_vertices_from_6d_match_skinning_and_vertex_terms_mask():
+    """The loss skins the decoder's 6D rotations directly; it must give skin()'s vertices, and
+    frames outside the mask must not count."""
+    from engine.features import params_to_features
+    from engine.flame import FlameLayer
+    from training.train_vq import skin, vertex_terms, vertices_mm
+
+    head = make_tiny_head(num_expr=4, seed=3)
+    flame = FlameLayer(head).double()
+    g = torch.Generator().manual_seed(1)
+    expr, pose = torch.rand(2, 6, 4, generator=g).double(), torch.randn(2, 6, 5, 3, generator=g).double() * 0.4
+    x = params_to_features(pose, expr)                                        # [2,6,34]
+    ref = skin(flame, expr.reshape(12, 4), pose.reshape(12, 5, 3)).reshape(2, 6, -1, 3) * 1000
+    torch.testing.assert_close(vertices_mm(FlameLayer(head), x, 4).double(), ref, atol=1e-3, rtol=0)
+    w = torch.full((head.num_vertices,), 1.0 / head.num_vertices)
+    valid = torch.ones(2, 6, dtype=torch.bool)
+    zero, zero_vel = vertex_terms(flame.float(), x.float(), x.float(), valid, w, 4)
+    assert float(zero) == 0 and float(zero_vel) == 0
+    bad = x.float().clone()
+    bad[1, 4:, :4] += 1.0                                                      # error only in frames 4-5 of clip 1
+    valid[1, 4:] = False
+    masked, masked_vel = vertex_terms(flame.float(), x.float(), bad, valid, w, 4)
+    assert float(masked) == 0 and float(masked_vel) == 0
+    valid[1, 4:] = True
+    assert float(vertex_terms(flame.float(), x.float(), bad, valid, w, 4)[0]) > 0
+
+
 def test_gaze_points_follow_the_eyes_only():
     from engine.flame import FlameLayer
     from training.train_vq import TrainConfig, loss_vertices

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.features import features_to_params
+from engine.features import features_to_params, rot6d_to_matrix
 from engine.flame import FlameLayer, axis_angle_to_matrix
 from engine.head import JOINT_NAMES, HeadModel, load_head
 from engine.tokenizer import MotionTokenizer, VQConfig
@@ -76,6 +76,7 @@ class TrainConfig:
     seed: int = 0
     amp: bool = True                # bf16 autocast on CUDA (always fp32 on CPU)
     max_minutes: float = 0.0        # wall-clock cap (0 = none): the schedule follows time if that runs out first
+    compile: bool = False           # torch.compile the vertex loss on CUDA (falls back to eager if that fails)
 
 
 def load_config(path) -> tuple[dict, TrainConfig]:
@@ -204,10 +205,15 @@ def skin(flame: FlameLayer, expr: torch.Tensor, pose: torch.Tensor) -> torch.Ten
     the skinning written for large batches: the per-vertex blended transform is applied with
     broadcast multiply-adds instead of N*V batched 3x3 matrix products (~10x faster on a GPU,
     same numbers; tests/test_tokenizer.py checks it against FlameLayer)."""
+    return skin_matrices(flame, expr, axis_angle_to_matrix(pose))
+
+
+def skin_matrices(flame: FlameLayer, expr: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
+    """skin() with the joint rotations given as matrices R [N,5,3,3]: the loss feeds the
+    decoder's 6D rotations straight in (no axis-angle round trip through atan2)."""
     N = expr.shape[0]
     v = flame.v_template + (expr @ flame.exprdirs.reshape(-1, flame.num_expr).T).reshape(N, -1, 3)
     J = torch.einsum("jv,nvc->njc", flame.J_regressor, v)                  # [N,5,3]
-    R = axis_angle_to_matrix(pose)                                          # [N,5,3,3]
     eye = torch.eye(3, dtype=R.dtype, device=R.device)
     v = v + ((R[:, 1:] - eye).reshape(N, -1) @ flame.posedirs).reshape(N, -1, 3)
     rot, trans = [R[:, 0]], [J[:, 0]]                                       # world transform per joint
@@ -225,13 +231,32 @@ def skin(flame: FlameLayer, expr: torch.Tensor, pose: torch.Tensor) -> torch.Ten
 def vertices_mm(flame: FlameLayer, feats: torch.Tensor, num_expr: int) -> torch.Tensor:
     """features [B,T,D] -> vertices [B,T,V,3] in mm (fp32)."""
     B, T, _ = feats.shape
-    pose, expr = features_to_params(feats.float().reshape(B * T, -1), num_expr)
-    return skin(flame, expr, pose).reshape(B, T, -1, 3) * 1000.0
+    f = feats.float().reshape(B * T, -1)
+    R = rot6d_to_matrix(f[:, num_expr:num_expr + 30].reshape(B * T, 5, 6))   # [N,5,3,3]
+    return skin_matrices(flame, f[:, :num_expr], R).reshape(B, T, -1, 3) * 1000.0
+
+
+def vertex_terms(flame: FlameLayer, x: torch.Tensor, out: torch.Tensor, valid: torch.Tensor, w: torch.Tensor,
+                 num_expr: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(vertex L1, vertex-velocity L1), weighted mm, of out [B,T,D] against x [B,T,D] over the
+    valid [B,T] frames; w [Vs] sums to 1. Elementwise-heavy, so TrainConfig.compile fuses it."""
+    vf = valid.float()
+    v1 = (valid[:, 1:] & valid[:, :-1]).float()
+    with torch.no_grad():
+        vt = vertices_mm(flame, x, num_expr)                                # [B,T,Vs,3]
+    vo = vertices_mm(flame, out, num_expr)
+    per_frame = ((vo - vt).abs().mean(-1) * w).sum(-1)                      # [B,T]
+    vertex = (per_frame * vf).sum() / vf.sum().clamp_min(1)
+    dv = ((vo[:, 1:] - vo[:, :-1]) - (vt[:, 1:] - vt[:, :-1])).abs().mean(-1)
+    vertex_vel = ((dv * w).sum(-1) * v1).sum() / v1.sum().clamp_min(1)
+    return vertex, vertex_vel
 
 
 def compute_losses(model: MotionTokenizer, out: torch.Tensor, x: torch.Tensor, valid: torch.Tensor,
-                   commit: torch.Tensor, cfg: TrainConfig, flame: FlameLayer | None, vweight: torch.Tensor | None):
-    """Reconstruction out [B,T,D] of x [B,T,D] -> (total, {name: value})."""
+                   commit: torch.Tensor, cfg: TrainConfig, flame: FlameLayer | None, vweight: torch.Tensor | None,
+                   vertex_fn=None):
+    """Reconstruction out [B,T,D] of x [B,T,D] -> (total, {name: value}); vertex_fn replaces
+    vertex_terms (its torch.compile'd form)."""
     m = model.module if hasattr(model, "module") else model
     K = len(m.cfg.expr_names)
     xn, on = (x - m.feat_mean) / m.feat_std, (out - m.feat_mean) / m.feat_std
@@ -247,14 +272,8 @@ def compute_losses(model: MotionTokenizer, out: torch.Tensor, x: torch.Tensor, v
     total = cfg.w_param * parts["param"] + cfg.w_vel * parts["vel"] + cfg.w_acc * parts["acc"] + cfg.w_commit * commit
     if cfg.vertex_loss:
         with torch.autocast(x.device.type, enabled=False):
-            with torch.no_grad():
-                vt = vertices_mm(flame, x, K)                               # [B,T,Vs,3]
-            vo = vertices_mm(flame, out, K)
-            w = vweight / vweight.sum()
-            per_frame = ((vo - vt).abs().mean(-1) * w).sum(-1)              # [B,T] weighted mm
-            parts["vertex"] = (per_frame * vf).sum() / vf.sum().clamp_min(1)
-            dv = ((vo[:, 1:] - vo[:, :-1]) - (vt[:, 1:] - vt[:, :-1])).abs().mean(-1)
-            parts["vertex_vel"] = ((dv * w).sum(-1) * v1).sum() / v1.sum().clamp_min(1)
+            parts["vertex"], parts["vertex_vel"] = (vertex_fn or vertex_terms)(
+                flame, x.float(), out.float(), valid, vweight / vweight.sum(), K)
         total = total + cfg.w_vertex * parts["vertex"] + cfg.w_vertex_vel * parts["vertex_vel"]
     return total, parts
 
@@ -462,6 +481,9 @@ def train(args) -> dict:
                 else {"broadcast_buffers": False})
         net = DDP(model, device_ids=None if device.type == "cpu" else [device.index], **sync)
     amp = tcfg.amp and device.type == "cuda"
+    vertex_fn = None
+    if tcfg.compile and tcfg.vertex_loss and device.type == "cuda":
+        vertex_fn = torch.compile(vertex_terms, dynamic=False)
     per_rank = max(1, tcfg.batch_size // world)
     gen = torch.Generator(device=device)
     gen.manual_seed(tcfg.seed * 100003 + rank * 7919 + start)
@@ -492,13 +514,21 @@ def train(args) -> dict:
         x, valid = sample_batch(feats_t, lengths_t, per_rank, tcfg.crop, gen)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             y, commit, stats = net(x)
-        loss, parts = compute_losses(net, y.float(), x, valid, commit, tcfg, flame, vweight)
+        try:
+            loss, parts = compute_losses(net, y.float(), x, valid, commit, tcfg, flame, vweight, vertex_fn)
+        except Exception as err:                    # a compiler failure must not cost the run
+            if vertex_fn is None:
+                raise
+            print(f"torch.compile of the vertex loss failed ({type(err).__name__}: {err}); continuing eager")
+            vertex_fn = None
+            loss, parts = compute_losses(net, y.float(), x, valid, commit, tcfg, flame, vweight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         opt.step()
         if main and (step % tcfg.log_every == 0 or step == tcfg.steps - 1):
-            rec = {"step": step, "lr": opt.param_groups[0]["lr"], "loss": float(loss.detach()), "grad_norm": float(gnorm),
+            rec = {"step": step, "s": round(time.time() - t_train, 2), "lr": opt.param_groups[0]["lr"],
+                   "loss": float(loss.detach()), "grad_norm": float(gnorm),
                    "reseeded": stats["reseeded"], **{k: float(v.detach()) for k, v in parts.items()}}
             log.write(json.dumps(rec) + "\n")
             log.flush()
