@@ -95,10 +95,7 @@ def run_demo(out_blend: str | None, sheet_png: str | None, head_path: str | None
 
     head = engine.head.load_head(head_path)
     if sheet_png:
-        bpy.ops.wm.read_factory_settings(use_empty=True)
-        arm = rig.build_head_object(head)
-        Path(sheet_png).parent.mkdir(parents=True, exist_ok=True)
-        preview.render_sheet(arm, sheet_clip(head.expr_names), [n for n, _, _ in SHEET], sheet_png)
+        preview.render_head_sheet(head, sheet_clip(head.expr_names), [n for n, _, _ in SHEET], sheet_png)
         print(f"wrote {sheet_png}")
     if out_blend:
         bpy.ops.wm.read_factory_settings(use_empty=True)

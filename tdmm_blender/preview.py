@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 import tempfile
 
 import bpy
@@ -123,3 +124,12 @@ def render_sheet(arm_obj, clip, labels: list[str], out_png: str, columns: int = 
                            for r in reversed(range(rows))], axis=0)
     write_png(grid, out_png)
     return out_png
+
+
+def render_head_sheet(head, clip, labels: list[str], out_png: str, columns: int = 4, size: int = 320,
+                      samples: int = 24) -> str:
+    """render_sheet in a fresh empty scene with `head` (an engine HeadModel) rigged."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    arm = rig.build_head_object(head)
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    return render_sheet(arm, clip, labels, out_png, columns=columns, size=size, samples=samples)

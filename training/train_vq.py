@@ -503,6 +503,7 @@ def train(args) -> dict:
         bar = tqdm(total=tcfg.steps, initial=start, desc="vq", unit="step", dynamic_ncols=True)
     metrics = {}
     t_train = time.time()
+    step = start - 1                        # the last step done, if the loop has none left
     for step in range(start, tcfg.steps):
         # Under a wall-clock cap, progress is the larger of steps and time, so the
         # cosine schedule still ends at its floor and the run ends with a validation.
@@ -566,7 +567,8 @@ def train(args) -> dict:
             allv, alll, _, _, _ = load_split(args.data, "val")
             vfeats_t, vlengths_t = torch.from_numpy(allv).to(device), torch.from_numpy(alll).to(device)
         final = evaluate(shipped, vfeats_t, vlengths_t, flame_face, num_face)
-        final.update(train_s=round(time.time() - t_train, 1), steps=tcfg.steps, world_size=world,
+        final.update(train_s=round(time.time() - t_train, 1), steps=step + 1, steps_planned=tcfg.steps,
+                     best_step=int(json.loads(best_path.read_text())["meta"]["step"]), world_size=world,
                      vertex_loss=tcfg.vertex_loss, tokens_per_second=fps / model.cfg.downsample * model.cfg.levels)
         (out / "final.json").write_text(json.dumps(final, indent=1) + "\n")
         print(json.dumps(final))
