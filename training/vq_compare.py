@@ -1,7 +1,7 @@
 """Do faces that look alike get the same tokens? Vertex-loss VQ vs parameter-loss VQ.
 
-    python -m training.vq_compare --a runs/vq/best.safetensors --b runs/vq_param/best.safetensors \
-        --data DIR [--split test] [--threshold-mm 1.0]
+    python -m training.vq_compare --a runs/vq/best.safetensors [more vertex-loss checkpoints] \
+        --b runs/vq_param/best.safetensors [more] --data DIR [--split test] [--threshold-mm 1.0]
 
 The paper's argument for supervising the tokenizer in mesh space: expression
 coefficients are many-to-one (different coefficient patterns give nearly the same
@@ -149,8 +149,8 @@ def compare(checkpoints, data, split: str = "test", head_path=None, threshold_mm
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.vq_compare", description=__doc__.split("\n\n")[0])
-    p.add_argument("--a", required=True, help="checkpoint trained with the vertex loss")
-    p.add_argument("--b", required=True, help="checkpoint trained with the parameter loss only")
+    p.add_argument("--a", required=True, nargs="+", help="checkpoint(s) trained with the vertex loss")
+    p.add_argument("--b", required=True, nargs="+", help="checkpoint(s) trained with the parameter loss only")
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--head", default=None)
@@ -160,15 +160,16 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="also write the result as JSON here")
     args = p.parse_args(argv)
-    res = compare([args.a, args.b], args.data, args.split, args.head, args.threshold_mm, args.max_clips,
+    res = compare(args.a + args.b, args.data, args.split, args.head, args.threshold_mm, args.max_clips,
                   args.max_segments, device=args.device)
     text = json.dumps(res, indent=1)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
-    for name, m in zip(("a (vertex loss)", "b (param loss)"), res["models"]):
-        print(f"{name}: agreement {m['agreement']:.3f} on {res['pairs']} alike pairs "
-              f"(far-in-parameters half {m['agreement_far_params']:.3f}; chance {m['chance']:.3f})")
+    for name, m in zip(["vertex loss"] * len(args.a) + ["param loss"] * len(args.b), res["models"]):
+        print(f"{m['checkpoint']} ({name}, {m['levels']} level(s)): agreement {m['agreement']:.3f} on "
+              f"{res['pairs']} alike pairs (far-in-parameters half {m['agreement_far_params']:.3f}; chance "
+              f"{m['chance']:.3f}; all levels {m['agreement_all_levels']:.3f}, chance {m['chance_all_levels']:.4f})")
     return 0
 
 
