@@ -333,3 +333,22 @@ def test_torch_tensors_are_accepted():
     assert codebook_usage(torch.arange(8), 8)["perplexity"] == pytest.approx(8.0)
     assert vertex_errors(x.reshape(-1, 4, 2)[..., :1].repeat(1, 1, 3).bfloat16(),
                          x.reshape(-1, 4, 2)[..., :1].repeat(1, 1, 3).bfloat16())["max_mm"] == 0.0
+
+
+def test_classifier_accuracy_from_logits_known_answer():
+    from training.metrics import classifier_accuracy
+
+    logits = {"family": np.array([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]),       # argmax 0, 1, 0
+              "intensity": np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]),
+              "head": np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]),
+              "talking": np.array([1.0, -1.0, 1.0]),
+              "micro": np.array([[1.0, -1.0], [1.0, 1.0], [-1.0, -1.0]])}
+    targets = {"family": np.array([0, 0, 0]), "intensity": np.array([1, -1, 1]), "head": np.array([-1, -1, -1]),
+               "talking": np.array([1.0, 0.0, 0.0]), "micro": np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]),
+               "has": np.array([1.0, 1.0, 0.0])}
+    acc = classifier_accuracy(logits, targets)
+    assert acc["acc_family"] == pytest.approx(2 / 3)
+    assert acc["acc_intensity"] == pytest.approx(1 / 2)                      # clip 1's intensity unknown
+    assert "acc_head" not in acc                                            # no labelled clip
+    assert acc["acc_talking"] == 1.0                                        # clip 2 carries no labels
+    assert acc["acc_micro_per_event"] == pytest.approx(3 / 4) and acc["acc_micro_exact"] == pytest.approx(1 / 2)

@@ -336,3 +336,25 @@ def label_accuracy(pred_labels, true_labels, keys=CLASSIFIER_KEYS) -> dict:
         out[key] = 100.0 * float(np.mean([pv == tv for pv, tv in pairs])) if pairs else float("nan")
     out["n"] = len(true_labels)
     return out
+
+
+def classifier_accuracy(logits: dict, targets: dict) -> dict:
+    """Accuracy of classifier heads from raw logits against integer targets (the evaluator's
+    training targets, training.evaluator.label_targets): family / intensity / head by argmax
+    where the target is known (>= 0); talking and every micro-event by logit > 0 on the clips
+    that carry those labels (targets["has"] > 0). Fractions keyed acc_*; a task with no
+    labelled clip is left out. label_accuracy scores predicted label dicts instead."""
+    lg = {k: as_numpy(v) for k, v in logits.items()}
+    tg = {k: as_numpy(v) for k, v in targets.items()}
+    out = {}
+    for key in ("family", "intensity", "head"):
+        ok = tg[key] >= 0
+        if ok.any():
+            out[f"acc_{key}"] = float((lg[key].argmax(-1) == tg[key])[ok].mean())
+    has = tg["has"] > 0
+    if has.any():
+        out["acc_talking"] = float(((lg["talking"] > 0) == (tg["talking"] > 0.5))[has].mean())
+        hit = (lg["micro"] > 0) == (tg["micro"] > 0.5)                        # [N,M]
+        out["acc_micro_per_event"] = float(hit[has].mean())
+        out["acc_micro_exact"] = float(hit[has].all(-1).mean())
+    return out

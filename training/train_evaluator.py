@@ -45,6 +45,7 @@ import torch.nn.functional as F
 
 from engine.features import feature_dim
 from .evaluator import Evaluator, EvaluatorConfig, false_negative_mask, info_nce, label_loss, label_targets
+from .metrics import classifier_accuracy, r_precision
 from .motion_data import load_motion_arrays
 
 FINAL_RESERVE_S = 15.0                      # kept back from max_minutes for the last validation and the save
@@ -194,37 +195,15 @@ def _load_split(root, split, max_clips, max_frames, progress):
 
 # -- metrics for the val log -------------------------------------------------------------------
 def batch_recall(zm: torch.Tensor, zt: torch.Tensor, batch: int = 32, ks=(1, 3)) -> dict:
-    """Retrieval recall within consecutive batches of `batch` pairs (the last partial batch is
-    dropped unless it is the only one): t2m = text query ranks the batch's motions, m2t the reverse."""
-    zm, zt = F.normalize(zm.float(), dim=-1), F.normalize(zt.float(), dim=-1)
-    N = len(zm)
-    starts = range(0, N - batch + 1, batch) if N >= batch else [0]
-    ranks = {"t2m": [], "m2t": []}
-    for s in starts:
-        sim = zm[s:s + batch] @ zt[s:s + batch].T                         # [b,b] motion x text
-        pos = sim.diag()
-        ranks["m2t"].append((sim > pos[:, None]).sum(1))                  # 0 = best
-        ranks["t2m"].append((sim.T > pos[:, None]).sum(1))
+    """Retrieval recall within consecutive batches of `batch` pairs, both ways (t2m = a text ranks
+    the batch's motions, m2t the reverse), through training.metrics.r_precision (cosine); a val
+    set smaller than one batch is one batch."""
+    zm, zt = zm.float().cpu().numpy(), zt.float().cpu().numpy()
+    b = min(batch, len(zm))
     out = {}
-    for d, r in ranks.items():
-        r = torch.cat(r)
-        for k in ks:
-            out[f"{d}_R@{k}"] = float((r < k).float().mean())
-    return out
-
-
-def label_accuracy(logits: dict, tgt: dict) -> dict:
-    out = {}
-    for key in ("family", "intensity", "head"):
-        ok = tgt[key] >= 0
-        if ok.any():
-            out[f"acc_{key}"] = float((logits[key].argmax(-1) == tgt[key])[ok].float().mean())
-    has = tgt["has"] > 0
-    if has.any():
-        out["acc_talking"] = float(((logits["talking"] > 0).float() == tgt["talking"])[has].float().mean())
-        hit = (logits["micro"] > 0).float() == tgt["micro"]                # [N,M]
-        out["acc_micro_per_event"] = float(hit[has].float().mean())
-        out["acc_micro_exact"] = float(hit[has].all(-1).float().mean())
+    for d, (q, r) in {"t2m": (zt, zm), "m2t": (zm, zt)}.items():
+        rp = r_precision(q, r, batch=b, top_k=max(ks), metric="cosine")
+        out.update({f"{d}_R@{k}": rp[f"top{k}"] for k in ks})
     return out
 
 
@@ -244,7 +223,7 @@ def validate(model: Evaluator, val: Split, val_caps: torch.Tensor, order: torch.
         logits = {k: v.float() for k, v in model.head_logits(zm).items()}
     model.train()
     order = order.to(zm.device)
-    return {**batch_recall(zm[order], zt[order], batch), **label_accuracy(logits, val.target(torch.arange(val.n)))}
+    return {**batch_recall(zm[order], zt[order], batch), **classifier_accuracy(logits, val.target(torch.arange(val.n)))}
 
 
 # -- training ------------------------------------------------------------------------------------
