@@ -194,16 +194,15 @@ def test_save_load_round_trip(tmp_path):
 
 
 # -- training ---------------------------------------------------------------------------------
-def test_fast_skinning_matches_flame_layer_and_loss_vertices():
+def test_loss_vertices_are_exact_vertices_of_the_head():
     from engine.flame import FlameLayer
     from engine.head import PARTS
-    from training.train_vq import TrainConfig, face_region, loss_vertices, skin, sub_head
+    from training.train_vq import TrainConfig, face_region, loss_vertices, sub_head
 
     head = make_tiny_head(num_expr=4, seed=3)
     flame = FlameLayer(head).double()
     g = torch.Generator().manual_seed(0)
     expr, pose = torch.randn(16, 4, generator=g).double(), torch.randn(16, 5, 3, generator=g).double() * 0.4
-    torch.testing.assert_close(skin(flame, expr, pose), flame(expr, pose), atol=1e-12, rtol=0)
     # A vertex subset (with the joint-regressor vertices) gives exactly those vertices of the full head.
     sub, w = loss_vertices(head, TrainConfig(loss_face_vertices=10, loss_other_vertices=2, eye_weight=3.0,
                                              gaze_weight=0))
@@ -218,18 +217,18 @@ def test_fast_skinning_matches_flame_layer_and_loss_vertices():
 
 
 def test_loss_vertices_from_6d_match_skinning_and_vertex_terms_mask():
-    """The loss skins the decoder's 6D rotations directly; it must give skin()'s vertices, and
+    """The loss skins the decoder's 6D rotations directly; it must give FlameLayer's vertices, and
     frames outside the mask must not count."""
     from engine.features import params_to_features
     from engine.flame import FlameLayer
-    from training.train_vq import skin, vertex_terms, vertices_mm
+    from training.train_vq import vertex_terms, vertices_mm
 
     head = make_tiny_head(num_expr=4, seed=3)
     flame = FlameLayer(head).double()
     g = torch.Generator().manual_seed(1)
     expr, pose = torch.rand(2, 6, 4, generator=g).double(), torch.randn(2, 6, 5, 3, generator=g).double() * 0.4
     x = params_to_features(pose, expr)                                        # [2,6,34]
-    ref = skin(flame, expr.reshape(12, 4), pose.reshape(12, 5, 3)).reshape(2, 6, -1, 3) * 1000
+    ref = flame(expr.reshape(12, 4), pose.reshape(12, 5, 3)).reshape(2, 6, -1, 3) * 1000
     torch.testing.assert_close(vertices_mm(FlameLayer(head), x, 4).double(), ref, atol=1e-3, rtol=0)
     w = torch.full((head.num_vertices,), 1.0 / head.num_vertices)
     valid = torch.ones(2, 6, dtype=torch.bool)

@@ -5,8 +5,8 @@
     tdmm train vq --data DIR --eval runs/vq/best.safetensors [--split test]         # metrics of a checkpoint
 
 Loss on random crops x [B,crop,D] of the training clips (D = K expression + 30 of 6D rotations):
-    w_vertex      L1 of head vertices in mm through the engine's FlameLayer (its buffers, skinned by
-                  `skin` below: same numbers, ~4x faster on a GPU), on a sample of the face region
+    w_vertex      L1 of head vertices in mm through the engine's FlameLayer (FlameLayer.skin, fed the
+                  decoder's 6D rotations as matrices), on a sample of the face region
                   (skin 1, eyes eye_weight) + other skin (other_weight) + optional gaze points
     w_vertex_vel  L1 of vertex velocities (mm/frame)
     w_param       L1 of the normalised features (the parameter-space loss)
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from engine.features import features_to_params, rot6d_to_matrix
-from engine.flame import FlameLayer, axis_angle_to_matrix
+from engine.flame import FlameLayer
 from engine.head import JOINT_NAMES, HeadModel, load_head
 from engine.tokenizer import MotionTokenizer, VQConfig
 
@@ -200,40 +200,12 @@ def _masked_mean(err: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (err * mask).sum() / mask.sum().clamp_min(1)
 
 
-def skin(flame: FlameLayer, expr: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
-    """FlameLayer's forward (expr [N,K], pose [N,5,3] -> vertices [N,V,3]) on its own buffers, with
-    the skinning written for large batches: the per-vertex blended transform is applied with
-    broadcast multiply-adds instead of N*V batched 3x3 matrix products (~10x faster on a GPU,
-    same numbers; tests/test_tokenizer.py checks it against FlameLayer)."""
-    return skin_matrices(flame, expr, axis_angle_to_matrix(pose))
-
-
-def skin_matrices(flame: FlameLayer, expr: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
-    """skin() with the joint rotations given as matrices R [N,5,3,3]: the loss feeds the
-    decoder's 6D rotations straight in (no axis-angle round trip through atan2)."""
-    N = expr.shape[0]
-    v = flame.v_template + (expr @ flame.exprdirs.reshape(-1, flame.num_expr).T).reshape(N, -1, 3)
-    J = torch.einsum("jv,nvc->njc", flame.J_regressor, v)                  # [N,5,3]
-    eye = torch.eye(3, dtype=R.dtype, device=R.device)
-    v = v + ((R[:, 1:] - eye).reshape(N, -1) @ flame.posedirs).reshape(N, -1, 3)
-    rot, trans = [R[:, 0]], [J[:, 0]]                                       # world transform per joint
-    for i in range(1, 5):
-        p = flame.parents[i]
-        rot.append(rot[p] @ R[:, i])
-        trans.append(trans[p] + (rot[p] @ (J[:, i] - J[:, p])[..., None])[..., 0])
-    rot, trans = torch.stack(rot, 1), torch.stack(trans, 1)                 # [N,5,3,3], [N,5,3]
-    trans = trans - (rot @ J[..., None])[..., 0]                            # applied to rest-pose vertices
-    G = torch.cat([rot.transpose(-1, -2).reshape(N, 5, 9), trans], -1)     # [N,5,12]: columns of R, then t
-    T = torch.matmul(flame.weights, G)                                      # [N,V,12] blended per vertex
-    return T[..., 0:3] * v[..., 0:1] + T[..., 3:6] * v[..., 1:2] + T[..., 6:9] * v[..., 2:3] + T[..., 9:12]
-
-
 def vertices_mm(flame: FlameLayer, feats: torch.Tensor, num_expr: int) -> torch.Tensor:
     """features [B,T,D] -> vertices [B,T,V,3] in mm (fp32)."""
     B, T, _ = feats.shape
     f = feats.float().reshape(B * T, -1)
     R = rot6d_to_matrix(f[:, num_expr:num_expr + 30].reshape(B * T, 5, 6))   # [N,5,3,3]
-    return skin_matrices(flame, f[:, :num_expr], R).reshape(B, T, -1, 3) * 1000.0
+    return flame.skin(f[:, :num_expr], R)[0].reshape(B, T, -1, 3) * 1000.0
 
 
 def vertex_terms(flame: FlameLayer, x: torch.Tensor, out: torch.Tensor, valid: torch.Tensor, w: torch.Tensor,
@@ -333,8 +305,8 @@ def evaluate(model: MotionTokenizer, feats: torch.Tensor, lengths: torch.Tensor,
         psum += torch.as_tensor(pose_error_deg(pb[None].cpu(), pa[None].cpu())["per_joint_deg"], device=dev) * F_
         pcount += F_
         for c in range(0, pa.shape[0], frame_chunk):
-            va = skin(flame_face, ea[c:c + frame_chunk], pa[c:c + frame_chunk])[:, :num_face]
-            vb = skin(flame_face, eb[c:c + frame_chunk], pb[c:c + frame_chunk])[:, :num_face]
+            va = flame_face(ea[c:c + frame_chunk], pa[c:c + frame_chunk])[:, :num_face]
+            vb = flame_face(eb[c:c + frame_chunk], pb[c:c + frame_chunk])[:, :num_face]
             err = (va - vb).norm(dim=-1).reshape(-1) * 1000.0              # mm per vertex-frame
             vsum += float(err.double().sum())
             vcount += err.numel()

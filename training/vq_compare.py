@@ -34,7 +34,7 @@ from engine.flame import FlameLayer
 from engine.head import load_head
 from engine.tokenizer import MotionTokenizer
 
-from .train_vq import face_region, load_split, skin, sub_head
+from .train_vq import face_region, load_split, sub_head
 
 
 def segment_geometry(feats: torch.Tensor, lengths: torch.Tensor, flame: FlameLayer, num_pts: int, window: int,
@@ -52,7 +52,7 @@ def segment_geometry(feats: torch.Tensor, lengths: torch.Tensor, flame: FlameLay
     verts = []
     for c in range(0, flat.shape[0], chunk):
         pose, expr = features_to_params(flat[c:c + chunk], num_expr)
-        verts.append(skin(flame, expr, pose)[:, :num_pts] * 1000.0)
+        verts.append(flame(expr, pose)[:, :num_pts] * 1000.0)
     v = torch.cat(verts).reshape(len(clip), -1)
     return v, seg.reshape(len(clip), -1), clip, p
 
