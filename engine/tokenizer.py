@@ -60,6 +60,11 @@ class VQConfig:
         return feature_dim(len(self.expr_names))
 
     @property
+    def tokens_per_second(self) -> float:
+        """Codes per second of motion: one position per `downsample` frames, `levels` codes each."""
+        return self.fps / self.downsample * self.levels
+
+    @property
     def num_down(self) -> int:
         return int(round(math.log2(self.downsample)))
 

@@ -14,6 +14,10 @@ from engine.features import params_to_features
 from .dataset import ClipDataset
 
 
+class EmptySplitError(ValueError):
+    """The dataset has no clips in the asked split (a trainer may then fall back, e.g. no val split)."""
+
+
 @dataclass
 class MotionArrays:
     pose: np.ndarray          # [N,T,5,3] float32 axis-angle, zero past each length
@@ -48,7 +52,7 @@ def load_motion_arrays(root, split: str | None = None, max_clips: int | None = N
     ds = ClipDataset(root, split=split)
     n = len(ds) if max_clips is None else min(max_clips, len(ds))
     if n == 0:
-        raise ValueError(f"dataset {root} has no clips in split {split!r}")
+        raise EmptySplitError(f"dataset {root} has no clips in split {split!r}")
     clips = []
     it = range(n)
     if progress:
@@ -74,3 +78,16 @@ def load_motion_arrays(root, split: str | None = None, max_clips: int | None = N
     return MotionArrays(pose, expr, lengths, names, float(clips[0].fps),
                         [c.meta.get("id") for c in clips], [c.meta.get("labels") for c in clips],
                         [list(c.text) for c in clips])
+
+
+def feature_stats(feats: np.ndarray, lengths: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean/std over the valid frames of [N,T,D] features (float64 sums, chunk by
+    chunk, so a 60K-clip split needs no second copy of its frames)."""
+    D = feats.shape[-1]
+    s, s2, n = np.zeros(D), np.zeros(D), 0
+    for i in range(0, len(feats), chunk):
+        f, L = feats[i:i + chunk], lengths[i:i + chunk]
+        x = f[np.arange(f.shape[1])[None, :] < L[:, None]].astype(np.float64)     # [frames,D]
+        s, s2, n = s + x.sum(0), s2 + (x * x).sum(0), n + len(x)
+    mean = s / max(n, 1)
+    return mean.astype(np.float32), np.sqrt(np.maximum(s2 / max(n, 1) - mean ** 2, 0)).astype(np.float32)

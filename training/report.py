@@ -388,7 +388,7 @@ def tokenizer_row(name: str, tok, s: EvalSet, flame, n_face: int, seed: int, sou
             "pose_deg": pose_error_deg(pose, a.pose, a.lengths)["mean_deg"],
             "code_usage": 100 * use["used_fraction"], "perplexity": use["perplexity"],
             "codebook": tok.cfg.codebook_size, "levels": tok.cfg.levels,
-            "tokens_per_s": tok.cfg.fps / tok.cfg.downsample * tok.cfg.levels, "seconds": round(time.time() - t0, 1)}
+            "tokens_per_s": tok.cfg.tokens_per_second, "seconds": round(time.time() - t0, 1)}
 
 
 # -- markdown ------------------------------------------------------------------------------------------

@@ -34,19 +34,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from engine.features import feature_dim
 from .evaluator import Evaluator, EvaluatorConfig, false_negative_mask, info_nce, label_loss, label_targets
 from .metrics import classifier_accuracy, r_precision
-from .motion_data import load_motion_arrays
+from .motion_data import EmptySplitError, feature_stats, load_motion_arrays
+from .train_common import read_run_config, warmup_cosine
 
 FINAL_RESERVE_S = 15.0                      # kept back from max_minutes for the last validation and the save
 
@@ -145,21 +144,21 @@ class CaptionBank:
 class Split:
     """One split on the device: features [N,T,D], lengths [N], label targets, captions."""
 
-    def __init__(self, arrays, cfg: EvaluatorConfig, device, feat_dtype, bank_kw: dict):
+    def __init__(self, arrays, cfg: EvaluatorConfig, device, feat_dtype, bank_kw: dict, stats: bool = False):
         keep = np.array([len(c) > 0 for c in arrays.captions])
         self.dropped = int((~keep).sum())
         if self.dropped:
             arrays = arrays.subset(np.flatnonzero(keep))
         self.n = len(arrays)
         feats = arrays.features()                                          # [N,T,D] float32
-        self.feats_np, self.lengths_np = feats, arrays.lengths
+        # Normalisation stats come from the float32 features before they go to the device in feat_dtype.
+        self.stats = feature_stats(feats, arrays.lengths) if stats else None
         self.feats = torch.from_numpy(feats).to(device, feat_dtype)
         self.lengths_cpu = torch.from_numpy(arrays.lengths)
         self.lengths = self.lengths_cpu.to(device)
         self.device = device
         self.targets = {k: torch.from_numpy(v).to(device) for k, v in label_targets(arrays.labels, cfg).items()}
         self.bank = CaptionBank(arrays.captions, device, cfg.text_max_tokens, **bank_kw)
-        self.labels = arrays.labels
 
     def motion(self, idx: torch.Tensor):
         """clip ids [B] (CPU) -> features [B,T_b,D], lengths [B] on the device; T_b = longest of the batch."""
@@ -172,25 +171,11 @@ class Split:
         return {k: v[idx] for k, v in self.targets.items()}
 
 
-def feature_stats(feats: np.ndarray, lengths: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean/std over the valid frames of [N,T,D] features (float64 sums, chunk by chunk)."""
-    D = feats.shape[-1]
-    s, s2, n = np.zeros(D), np.zeros(D), 0
-    for i in range(0, len(feats), chunk):
-        f, L = feats[i:i + chunk], lengths[i:i + chunk]
-        x = f[np.arange(f.shape[1])[None, :] < L[:, None]].astype(np.float64)     # [frames,D]
-        s, s2, n = s + x.sum(0), s2 + (x * x).sum(0), n + len(x)
-    mean = s / max(n, 1)
-    return mean.astype(np.float32), np.sqrt(np.maximum(s2 / max(n, 1) - mean ** 2, 0)).astype(np.float32)
-
-
 def _load_split(root, split, max_clips, max_frames, progress):
     try:
         return load_motion_arrays(root, split, max_clips=max_clips, max_frames=max_frames, progress=progress)
-    except ValueError as err:
-        if "has no clips" in str(err):
-            return None
-        raise
+    except EmptySplitError:
+        return None
 
 
 # -- metrics for the val log -------------------------------------------------------------------
@@ -231,23 +216,7 @@ def lr_at(step: int, progress: float, tc: TrainConfig) -> float:
     """Linear warm-up over tc.warmup steps, then cosine from lr to lr * min_lr_ratio over
     `progress` in [0, 1]: step / steps, or the share of the time budget used when
     max_minutes is set and binds first (the run then ends early with a finished schedule)."""
-    if step < tc.warmup:
-        return tc.lr * (step + 1) / tc.warmup
-    return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
-def read_config(path) -> tuple[dict, dict]:
-    if path is None:
-        return {}, {}
-    d = json.loads(Path(path).read_text())
-    unknown = sorted(set(d) - {"model", "train", "comment"})
-    if unknown:
-        raise ValueError(f"{path}: unknown top-level keys {unknown}; expected 'model' and 'train'")
-    train = d.get("train", {})
-    bad = sorted(set(train) - set(TrainConfig.__dataclass_fields__))
-    if bad:
-        raise ValueError(f"{path}: unknown train config keys {bad}")
-    return d.get("model", {}), train
+    return warmup_cosine(step, progress, tc.lr, tc.warmup, tc.min_lr_ratio)
 
 
 def train(data, out, model_kw: dict | None = None, train_kw: dict | None = None, device: str | None = None,
@@ -276,7 +245,7 @@ def train(data, out, model_kw: dict | None = None, train_kw: dict | None = None,
         cfg.families = sorted({lab["family"] for lab in tr.labels if lab})
     feat_dtype = torch.float16 if device.startswith("cuda") else torch.float32
     bank_kw = dict(batch=tc.text_batch, progress=progress)
-    train_set = Split(tr, cfg, device, feat_dtype, bank_kw)
+    train_set = Split(tr, cfg, device, feat_dtype, bank_kw, stats=True)
     val_set = Split(va, cfg, device, feat_dtype, bank_kw) if va is not None else None
     if train_set.n < 2:
         raise ValueError(f"dataset {data} has {train_set.n} train clips with captions; InfoNCE needs at least 2")
@@ -284,10 +253,7 @@ def train(data, out, model_kw: dict | None = None, train_kw: dict | None = None,
     t_data = time.time() - t0
 
     model = Evaluator(cfg)
-    model.set_feature_stats(*feature_stats(train_set.feats_np, train_set.lengths_np))
-    train_set.feats_np = None
-    if val_set is not None:
-        val_set.feats_np = None
+    model.set_feature_stats(*train_set.stats)
     model.to(device).train()
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -393,7 +359,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    model_kw, train_kw = read_config(args.config)
+    model_kw, train_kw = read_run_config(args.config, TrainConfig)
     for flag, key in (("steps", "steps"), ("batch_size", "batch_size"), ("lr", "lr"), ("eval_every", "eval_every"),
                       ("max_clips", "max_clips"), ("seed", "seed"), ("max_minutes", "max_minutes")):
         if getattr(args, flag, None) is not None:

@@ -30,10 +30,9 @@ log.jsonl (training losses), val.jsonl (validation metrics), final.json.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +41,11 @@ import torch
 from engine.features import features_to_params, rot6d_to_matrix
 from engine.flame import FlameLayer
 from engine.head import JOINT_NAMES, HeadModel, load_head
-from engine.tokenizer import MotionTokenizer, VQConfig
+from engine.tokenizer import MotionTokenizer, VQConfig, token_lengths
 
 from .metrics import channel_mae, codebook_usage, pose_error_deg
+from .motion_data import EmptySplitError, feature_stats, load_motion_arrays
+from .train_common import read_run_config, warmup_cosine
 
 
 @dataclass
@@ -81,17 +82,9 @@ class TrainConfig:
 
 def load_config(path) -> tuple[dict, TrainConfig]:
     """configs/*.json: {"model": VQConfig fields (expr_names come from the data), "train": TrainConfig fields}."""
-    doc = json.loads(Path(path).read_text()) if path else {}
-    unknown = sorted(set(doc) - {"model", "train", "comment"})
-    if unknown:
-        raise ValueError(f"{path}: unknown section(s) {', '.join(unknown)} (expected model, train)")
-    known = {f.name for f in fields(TrainConfig)}
-    bad = sorted(set(doc.get("train", {})) - known)
-    if bad:
-        raise ValueError(f"{path}: unknown train key(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
-    model = dict(doc.get("model", {}))
+    model, train = read_run_config(path, TrainConfig)
     VQConfig.from_dict({**model, "expr_names": ["x"]}).validate()      # fail early on bad model keys
-    return model, TrainConfig(**doc.get("train", {}))
+    return model, TrainConfig(**train)
 
 
 # -- head regions -----------------------------------------------------------------------------
@@ -106,12 +99,22 @@ def face_region(head: HeadModel, min_motion_m: float = 1e-3) -> np.ndarray:
 def sub_head(head: HeadModel, idx: np.ndarray) -> HeadModel:
     """The head restricted to vertices idx, exact for them: idx must hold every vertex the
     joint regressor reads (FlameLayer regresses joints from the vertices it has)."""
-    support = np.flatnonzero(np.abs(head.J_regressor).sum(0) > 0)
-    if not np.isin(support, idx).all():
+    if not np.isin(joint_vertices(head), idx).all():
         raise ValueError("sub_head: idx misses joint-regressor vertices")
     return HeadModel(v_template=head.v_template[idx], shapedirs=head.shapedirs[idx], exprdirs=head.exprdirs[idx],
                      posedirs=head.posedirs[idx], J_regressor=head.J_regressor[:, idx], weights=head.weights[idx],
                      faces=np.zeros((0, 3), np.int32), expr_names=list(head.expr_names)).validate()
+
+
+def joint_vertices(head: HeadModel) -> np.ndarray:
+    """The vertices the joint regressor reads."""
+    return np.flatnonzero(np.abs(head.J_regressor).sum(0) > 0)
+
+
+def sub_head_with_joints(head: HeadModel, idx: np.ndarray) -> tuple[HeadModel, int]:
+    """sub_head of idx followed by the joint-regressor vertices idx lacks -> (head, how many were added)."""
+    extra = np.setdiff1d(joint_vertices(head), idx)
+    return sub_head(head, np.concatenate([idx, extra])), len(extra)
 
 
 def loss_vertices(head: HeadModel, cfg: TrainConfig) -> tuple[HeadModel, np.ndarray]:
@@ -129,12 +132,9 @@ def loss_vertices(head: HeadModel, cfg: TrainConfig) -> tuple[HeadModel, np.ndar
     face, other = np.flatnonzero(region), np.flatnonzero(head.part_mask("skin") & ~region)
     pick = lambda a, n: np.sort(rng.choice(a, min(n, len(a)), replace=False)) if len(a) else a
     f, o = pick(face, cfg.loss_face_vertices), pick(other, cfg.loss_other_vertices)
-    support = np.flatnonzero(np.abs(head.J_regressor).sum(0) > 0)
-    extra = np.setdiff1d(support, np.concatenate([f, o]))
-    idx = np.concatenate([f, o, extra])
+    sub, n_extra = sub_head_with_joints(head, np.concatenate([f, o]))
     wf = np.where(head.part_mask("eyes")[f], cfg.eye_weight, 1.0)
-    w = np.concatenate([wf, np.full(len(o), cfg.other_weight), np.zeros(len(extra))]).astype(np.float32)
-    sub = sub_head(head, idx)
+    w = np.concatenate([wf, np.full(len(o), cfg.other_weight), np.zeros(n_extra)]).astype(np.float32)
     if cfg.gaze_weight > 0:
         sub = with_gaze_points(sub, head, cfg.gaze_distance)
         w = np.concatenate([w, np.full(2, cfg.gaze_weight, np.float32)])
@@ -162,23 +162,14 @@ def with_gaze_points(sub: HeadModel, head: HeadModel, distance: float) -> HeadMo
 def face_head(head: HeadModel) -> tuple[HeadModel, int]:
     """(head restricted to the face region + joint vertices, number of face vertices first)."""
     face = np.flatnonzero(face_region(head))
-    support = np.setdiff1d(np.flatnonzero(np.abs(head.J_regressor).sum(0) > 0), face)
-    return sub_head(head, np.concatenate([face, support])), len(face)
+    return sub_head_with_joints(head, face)[0], len(face)
 
 
 # -- data -------------------------------------------------------------------------------------
 def load_split(root, split: str, max_clips: int | None = None, progress: bool = False):
     """(features [N,T,D] float32, lengths [N] int64, expr_names, fps, ids) of one split."""
-    from .motion_data import load_motion_arrays
-
     a = load_motion_arrays(root, split, max_clips=max_clips, progress=progress)
-    return a.features(), a.lengths.astype(np.int64), list(a.expr_names), a.fps, list(a.ids)
-
-
-def feature_stats(feats: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    valid = np.arange(feats.shape[1])[None, :] < lengths[:, None]
-    x = feats[valid].astype(np.float64)                                     # [frames,D]
-    return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
+    return a.features(), a.lengths, list(a.expr_names), a.fps, list(a.ids)
 
 
 def sample_batch(feats: torch.Tensor, lengths: torch.Tensor, batch: int, crop: int, gen: torch.Generator):
@@ -293,7 +284,7 @@ def evaluate(model: MotionTokenizer, feats: torch.Tensor, lengths: torch.Tensor,
         f = f[:, :T]
         tok = model.encode(f, n)
         out = model.decode(tok, n)                                          # [b,T,D]
-        ntok = (n + model.cfg.downsample - 1) // model.cfg.downsample
+        ntok = token_lengths(n, model.cfg.downsample)
         tv = torch.arange(tok.shape[1], device=dev)[None, :] < ntok[:, None]
         all_tokens.append(tok[tv].cpu().numpy())
         valid = torch.arange(T, device=dev)[None, :] < n[:, None]
@@ -355,10 +346,8 @@ def load_optimizer(path: Path, model: MotionTokenizer, opt: torch.optim.Optimize
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    p = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+    return warmup_cosine(step, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup), cfg.lr, cfg.warmup,
+                         cfg.min_lr_ratio)
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -400,17 +389,17 @@ def train(args) -> dict:
 
     t0 = time.time()
     feats, lengths, names, fps, _ = load_split(args.data, "train", args.max_clips, progress=main)
-    val_from_split = True
     try:
-        vfeats, vlengths, vnames, _, _ = load_split(args.data, "val", tcfg.val_clips)
+        # The whole val split is read once: its first val_clips clips validate during training,
+        # all of them judge the final checkpoint.
+        all_vfeats, all_vlengths, vnames, _, _ = load_split(args.data, "val")
         if vnames != names:
             raise ValueError("the val split has other expression channels than the train split")
-    except ValueError as err:
-        if "no clips" not in str(err):
-            raise
-        val_from_split = False
+        vfeats, vlengths = all_vfeats[:tcfg.val_clips], all_vlengths[:tcfg.val_clips]
+    except EmptySplitError:
         k = max(1, len(lengths) // 20)          # no val split: hold out the last 5% of train
         vfeats, vlengths, feats, lengths = feats[-k:], lengths[-k:], feats[:-k], lengths[:-k]
+        all_vfeats, all_vlengths = vfeats, vlengths
         print(f"no val split in {args.data}: validating on {k} held-back train clips")
     if main:
         print(f"data: {len(lengths)} train / {len(vlengths)} val clips, {int(lengths.sum())} train frames, "
@@ -535,13 +524,12 @@ def train(args) -> dict:
     if main:
         # The shipped form (fp16) on the whole val split.
         shipped = MotionTokenizer.load(out / "best", device)
-        if val_from_split and len(vlengths) >= tcfg.val_clips:          # training saw a capped val set
-            allv, alll, _, _, _ = load_split(args.data, "val")
-            vfeats_t, vlengths_t = torch.from_numpy(allv).to(device), torch.from_numpy(alll).to(device)
+        if len(all_vlengths) > len(vlengths):                            # training saw a capped val set
+            vfeats_t, vlengths_t = torch.from_numpy(all_vfeats).to(device), torch.from_numpy(all_vlengths).to(device)
         final = evaluate(shipped, vfeats_t, vlengths_t, flame_face, num_face)
         final.update(train_s=round(time.time() - t_train, 1), steps=step + 1, steps_planned=tcfg.steps,
                      best_step=int(json.loads(best_path.read_text())["meta"]["step"]), world_size=world,
-                     vertex_loss=tcfg.vertex_loss, tokens_per_second=fps / model.cfg.downsample * model.cfg.levels)
+                     vertex_loss=tcfg.vertex_loss, tokens_per_second=model.cfg.tokens_per_second)
         (out / "final.json").write_text(json.dumps(final, indent=1) + "\n")
         print(json.dumps(final))
     if world > 1:
@@ -560,7 +548,7 @@ def eval_checkpoint(args) -> dict:
     m = evaluate(model, torch.from_numpy(feats).to(device), torch.from_numpy(lengths).to(device),
                  FlameLayer(fhead).to(device), num_face)
     m.update(checkpoint=str(args.eval), split=args.split,
-             tokens_per_second=model.cfg.fps / model.cfg.downsample * model.cfg.levels)
+             tokens_per_second=model.cfg.tokens_per_second)
     print(json.dumps(m))
     return m
 

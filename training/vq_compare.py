@@ -34,7 +34,7 @@ from engine.flame import FlameLayer
 from engine.head import load_head
 from engine.tokenizer import MotionTokenizer
 
-from .train_vq import face_region, load_split, sub_head
+from .train_vq import face_region, load_split, sub_head_with_joints
 
 
 def segment_geometry(feats: torch.Tensor, lengths: torch.Tensor, flame: FlameLayer, num_pts: int, window: int,
@@ -112,8 +112,7 @@ def compare(checkpoints, data, split: str = "test", head_path=None, threshold_mm
     rng = np.random.default_rng(seed)
     face = np.flatnonzero(face_region(head))
     pts = np.sort(rng.choice(face, min(num_points, len(face)), replace=False))
-    support = np.setdiff1d(np.flatnonzero(np.abs(head.J_regressor).sum(0) > 0), pts)
-    flame = FlameLayer(sub_head(head, np.concatenate([pts, support]))).to(dev)
+    flame = FlameLayer(sub_head_with_joints(head, pts)[0]).to(dev)
 
     f, n = torch.from_numpy(feats).to(dev), torch.from_numpy(lengths).to(dev)
     with torch.no_grad():
