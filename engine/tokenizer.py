@@ -129,7 +129,10 @@ class Encoder(nn.Module):
         self.conv_out = nn.Conv1d(W, cfg.code_dim, 1)
 
     def forward(self, x, lengths=None):                     # [B,D,T] -> [B,C,T/4]; T % 4 == 0
-        h = _apply(F.relu(self.conv_in(x)), _mask(lengths, x.shape[-1], x.device))
+        # The input is masked too: conv_in must see zeros past a clip's end, as it does at the
+        # end of a clip encoded alone, or a clip's last tokens depend on its batch-mates.
+        m = _mask(lengths, x.shape[-1], x.device)
+        h = _apply(F.relu(self.conv_in(_apply(x, m))), m)
         for down, blocks in zip(self.down, self.blocks):
             h = down(h)
             lengths = None if lengths is None else lengths // 2
