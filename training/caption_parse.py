@@ -130,8 +130,10 @@ def _key(phrase: str) -> tuple:
     return tuple(stem(t) for t in tokenize(phrase))
 
 
-def _stems(*words) -> set:
-    return {stem(w) for w in words}
+@lru_cache(maxsize=None)
+def _stems(*words) -> frozenset:
+    """The stems of words; cached, as the scanners ask for the same sets at every token."""
+    return frozenset(stem(w) for w in words)
 
 
 # ---------------------------------------------------------------- the lexicon, if any
@@ -165,7 +167,8 @@ def lexicon_names() -> list[str]:
 
 @lru_cache(maxsize=1)
 def _tables() -> tuple:
-    """(state table: stem key -> [(name or None, family)], intensity table, cue table, maxlen)."""
+    """(state table: stem key -> [(name or None, family)], intensity table, cue table, maxlen =
+    the longest key of the three, in tokens)."""
     states: dict = {}
     for name in lexicon_names():
         fam, syn, held = descriptor_entry(name)
@@ -181,7 +184,7 @@ def _tables() -> tuple:
             states.setdefault(_key(w), []).append((None, fam))
     ints = {_key(p): lvl for lvl, ps in INTENSITY_PHRASES.items() for p in ps}
     cues = {_key(c): True for c in CUES}
-    return states, ints, cues
+    return states, ints, cues, max(len(k) for t in (states, ints, cues) for k in t)
 
 
 # ---------------------------------------------------------------- scanning helpers
@@ -209,9 +212,9 @@ class _Scan:
             yield j
             j += step
 
-    def phrases(self, table: dict, tag: str) -> list:
-        """Longest-first phrase matches over free tokens: [(start, end, value)]."""
-        out, i, maxlen = [], 0, max((len(k) for k in table), default=1)
+    def phrases(self, table: dict, tag: str, maxlen: int) -> list:
+        """Longest-first phrase matches over free tokens, keys of at most maxlen tokens: [(start, end, value)]."""
+        out, i = [], 0
         while i < self.n:
             for L in range(min(maxlen, self.n - i), 0, -1):
                 key = tuple(self.st[i:i + L])
@@ -512,22 +515,22 @@ def _state_out(g) -> dict:
 
 def parse_caption(text: str, subject: str | None = None) -> dict:
     """Parse one caption (or any free text); `subject` masks that exact phrase first."""
-    states_t, ints_t, cues_t = _tables()
+    states_t, ints_t, cues_t, maxlen = _tables()
     sc = _Scan(text)
     subj = _subject(sc, subject)
     secs, frac = _times(sc)
     micro, counts, neg = _micro(sc)
     heads = _head(sc)
     talking = _talking(sc)
-    ints = sc.phrases(ints_t, "int")
-    groups = _groups(sc, sc.phrases(states_t, "state"), cues_t)
+    ints = sc.phrases(ints_t, "int", maxlen)
+    groups = _groups(sc, sc.phrases(states_t, "state", maxlen), cues_t)
     for a, b, lvl in ints:                      # each intensity word to its nearest state
         dist = [(g["start"] - b if b <= g["start"] else a - g["end"] + 0.5, k)
                 for k, g in enumerate(groups)]
         if dist:
             k = min(dist)[1]
             groups[k]["intensity"] = groups[k]["intensity"] or lvl
-    cue = bool(sc.phrases(cues_t, "cue"))
+    cue = bool(sc.phrases(cues_t, "cue", maxlen))
     tempo = None
     for lvl, words in TEMPO_WORDS.items():
         if any(sc.free(i) and sc.toks[i] in words for i in range(sc.n)):

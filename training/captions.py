@@ -311,8 +311,7 @@ class _Ctx:
         female = any(w in _FEMALE or w.endswith(("woman", "women")) for w in words)
         male = not female and any(w in _MALE or (w.endswith(("man", "men")) and w != "human") for w in words)
         self.plural = not (female or male)
-        self.s, self.obj, self.pos = (("she", "her", "her") if female else
-                                      ("he", "him", "his") if male else ("they", "them", "their"))
+        self.s, self.pos = ("she", "her") if female else ("he", "his") if male else ("they", "their")
         self.core = core
         self.start = {k: labels[k] for k in ("descriptor", "family", "intensity")}
         self.tr = labels["transition"]
@@ -646,7 +645,6 @@ _QUESTIONS = {
     "describe": ("Describe the clip.", "What happens in this clip?", "Write a caption for this animation.",
                  "Describe the facial motion in a sentence or two."),
 }
-_LEVEL_WORD = {"subtle": "subtle", "mild": "mild", "moderate": "moderate", "strong": "strong", "extreme": "extreme"}
 
 
 def _answer(c: _Ctx, kind: str, rng: np.random.Generator) -> str:
@@ -656,7 +654,7 @@ def _answer(c: _Ctx, kind: str, rng: np.random.Generator) -> str:
             return f"{_cap(c.np(c.start, 'a'))} at first, then {c.np(c.tstate(), 'a')} {c.timing()}."
         return f"{c.S} {c.vp('shows', True)} {c.np(c.start, 'a')}."
     if kind == "intensity":
-        text = f"{_cap(_LEVEL_WORD[L['intensity']])}: {c.np(c.start, 'a')}"
+        text = f"{_cap(L['intensity'])}: {c.np(c.start, 'a')}"
         return text + (f", later {c.np(c.tstate(), 'a')}." if c.tr else ".")
     if kind == "head":
         return f"{c.S} {c.head_vp(True)}."

@@ -40,7 +40,6 @@ __init__.py, because the repository root itself is not an add-on).
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os

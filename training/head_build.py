@@ -21,7 +21,6 @@ What we make (engine.head.HeadModel, metres):
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 from dataclasses import dataclass
