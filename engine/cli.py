@@ -33,10 +33,10 @@ def _checkout_commands() -> dict:
     return {name: EntryPoint(name, value, "tdmm.commands") for name, value in table.items()}
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None, commands: dict | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tdmm", description="Face animation <-> language tools.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, ep in sorted(_commands().items()):
+    for name, ep in sorted((_commands() if commands is None else commands).items()):
         if only is not None and name != only:
             continue
         try:
@@ -49,7 +49,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(chosen if chosen in _commands() else None)
+    commands = _commands()
+    parser = build_parser(chosen if chosen in commands else None, commands)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import write_weights_and_config
+
 JOINT_NAMES = ("global", "neck", "jaw", "eye_left", "eye_right")
 FLAME_PARENTS = np.array([-1, 0, 1, 1, 1], dtype=np.int64)
 FLAME_SHAPE_SPACE = 300      # FLAME puts expression columns from this index
@@ -173,11 +175,8 @@ def save_head(head: HeadModel, path: str | os.PathLike, dtype=np.float32) -> Non
             tensors[k] = getattr(head, k).astype(np.uint8)
     config = {"format": "tdmm-head/1", "joint_names": list(JOINT_NAMES), "parents": FLAME_PARENTS.tolist(),
               "expr_names": list(head.expr_names), "parts": list(PARTS), **head.meta}
-    tmp_st, tmp_js = path.with_suffix(".safetensors.tmp"), path.with_suffix(".json.tmp")
-    save_file(tensors, str(tmp_st))
-    tmp_js.write_text(json.dumps(config, indent=1) + "\n")
-    os.replace(tmp_st, path.with_suffix(".safetensors"))
-    os.replace(tmp_js, path.with_suffix(".json"))
+    write_weights_and_config(path.with_suffix(".safetensors"), path.with_suffix(".json"),
+                             lambda f: save_file(tensors, f), config)
 
 
 def _load_safetensors(path: Path) -> HeadModel:

@@ -95,7 +95,7 @@ class TextEncoder:
         texts = _as_list(texts)
         if not texts:
             return torch.zeros(0, 0, DIM, device=self.device), torch.zeros(0, 0, dtype=torch.bool, device=self.device)
-        parts = [self._forward(texts[i:i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        parts = [(h, m) for _, h, m in self.iter_tokens(texts)]
         L = max(h.shape[1] for h, _ in parts)
         tok = torch.cat([torch.nn.functional.pad(h, (0, 0, 0, L - h.shape[1])) for h, _ in parts])
         mask = torch.cat([torch.nn.functional.pad(m, (0, L - m.shape[1])) for _, m in parts])

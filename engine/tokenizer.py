@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .features import feature_dim, features_to_params, params_to_features
+from .files import write_weights_and_config
 
 FORMAT = "tdmm-vq/1"
 PAD_TOKEN = -1
@@ -405,11 +405,10 @@ class MotionTokenizer(nn.Module):
         """MotionClip -> tokens [ceil(T'/4)] int64 ([.., R] for residual VQ), T' = frames at cfg.fps."""
         names = list(self.cfg.expr_names)
         if list(clip.expr_names) != names:
-            if sorted(clip.expr_names) != sorted(names):
+            clip, extra, missing = clip.with_channels(names)
+            if extra or missing:
                 raise ValueError("the clip's expression channels are not the tokenizer's: "
-                                 f"missing {sorted(set(names) - set(clip.expr_names))[:8]}, "
-                                 f"extra {sorted(set(clip.expr_names) - set(names))[:8]}")
-            clip = clip.with_channels(names)[0]
+                                 f"missing {sorted(missing)[:8]}, extra {sorted(extra)[:8]}")
         f = params_to_features(clip.pose, clip.expr)                            # [T,D]
         f = resample(f, clip.fps, self.cfg.fps)
         p = next(self.parameters())
@@ -444,11 +443,8 @@ class MotionTokenizer(nn.Module):
         doc = {"format": FORMAT, "dtype": str(dtype).replace("torch.", ""), "config": asdict(self.cfg),
                "meta": meta or {}}
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_st, tmp_js = path.with_suffix(".safetensors.tmp"), path.with_suffix(".json.tmp")
-        save_file(state, str(tmp_st))
-        tmp_js.write_text(json.dumps(doc, indent=1) + "\n")
-        os.replace(tmp_st, path.with_suffix(".safetensors"))
-        os.replace(tmp_js, path.with_suffix(".json"))
+        write_weights_and_config(path.with_suffix(".safetensors"), path.with_suffix(".json"),
+                                 lambda f: save_file(state, f), doc)
         return path.with_suffix(".safetensors")
 
     @classmethod

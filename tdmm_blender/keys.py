@@ -87,7 +87,7 @@ def head_objects(obj) -> tuple[bpy.types.Object, bpy.types.Object]:
     return parts
 
 
-def _scene_fps(scene) -> float:
+def scene_fps(scene) -> float:
     return scene.render.fps / scene.render.fps_base
 
 
@@ -105,7 +105,7 @@ def write_clip(arm_obj, clip, name: str | None = None, frame_start: float = 1, s
     clip, dropped, missing = clip.with_channels(list(arm[rig.PROP_EXPR]))
     key = mesh.data.shape_keys
     T = clip.num_frames
-    frames = frame_start + np.arange(T, dtype=np.float64) * (_scene_fps(scene) / clip.fps)
+    frames = frame_start + np.arange(T, dtype=np.float64) * (scene_fps(scene) / clip.fps)
 
     title = name or (clip.text[0][:50] if clip.text else "") or "TDMM clip"
     action = bpy.data.actions.new(title)
@@ -255,14 +255,14 @@ def read_clip(arm_obj, fps: float | None = None, frame_range=None, scene=None):
             actions.append(o.animation_data.action)
 
     if fps is None:
-        fps = next((float(a[PROP_FPS]) for a in actions if PROP_FPS in a), None) or _scene_fps(scene)
+        fps = next((float(a[PROP_FPS]) for a in actions if PROP_FPS in a), None) or scene_fps(scene)
     if frame_range is None:
         ranges = np.array([fc.range() for fc in (*arm_curves.values(), *key_curves.values())])
         frame_range = (float(ranges[:, 0].min()), float(ranges[:, 1].max()))
     first, last = map(float, frame_range)
     if last < first:
         raise KeysError(f"frame range {first:g}-{last:g} is empty: the last frame must not come before the first")
-    step = _scene_fps(scene) / fps                     # scene frames per clip frame
+    step = scene_fps(scene) / fps                     # scene frames per clip frame
     T = int(np.floor((last - first) / step + _FRAME_EPS)) + 1
     frames = first + np.arange(T) * step
 

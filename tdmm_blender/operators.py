@@ -141,7 +141,7 @@ class TDMM_OT_export_clip(bpy.types.Operator, ExportHelper):
         try:
             arm, _mesh = keys.head_objects(context.active_object)
             rng = (scene.frame_start, scene.frame_end) if self.use_scene_range else None
-            clip = keys.read_clip(arm, fps=scene.render.fps / scene.render.fps_base, frame_range=rng, scene=scene)
+            clip = keys.read_clip(arm, fps=keys.scene_fps(scene), frame_range=rng, scene=scene)
             path = clip.save(bpy.path.abspath(self.filepath))
         except (engine.clip.ClipError, keys.KeysError) as e:
             self.report({"ERROR"}, str(e))

@@ -42,7 +42,7 @@ PROP_EXPR = "tdmm_expr_names"           # expression channel names, in the head'
 PROP_MESH = "tdmm_mesh"                 # the skinned mesh object (ID pointer)
 PROP_CORRECTIVES = "tdmm_correctives"   # names of the driven pose-corrective shape keys
 
-EXPR_RANGE = (-10.0, 10.0)      # the clip validator's limit on |expr|
+EXPR_RANGE = (-engine.clip.MAX_EXPR, engine.clip.MAX_EXPR)    # the clip validator's limit on |expr|
 CORRECTIVE_RANGE = (-2.0, 2.0)  # entries of R - I lie in [-2, 2]
 
 # Viewport/render colours per part (linear RGBA): a readable preview, not a look.

@@ -8,6 +8,7 @@ proves the loader never needs the real packages.
 """
 import _compat_pickle
 import builtins
+import json
 import os
 import pickle
 import struct
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import types
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -348,3 +350,20 @@ def test_missing_and_unknown_files(tmp_path):
     (tmp_path / "model.obj").write_text("v 0 0 0\n")
     with pytest.raises(HeadError, match="unknown type '.obj'"):
         load_head(tmp_path / "model.obj")
+
+
+def test_checkpoint_pair_is_written_whole_or_not_at_all(tmp_path):
+    from engine.files import write_weights_and_config
+
+    w, c = tmp_path / "m.safetensors", tmp_path / "m.json"
+    write_weights_and_config(w, c, lambda f: Path(f).write_bytes(b"old"), {"v": 1})
+    assert w.read_bytes() == b"old" and json.loads(c.read_text()) == {"v": 1}
+
+    def broken(f):
+        Path(f).write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_weights_and_config(w, c, broken, {"v": 2})
+    assert w.read_bytes() == b"old" and json.loads(c.read_text()) == {"v": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]

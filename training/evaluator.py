@@ -41,6 +41,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from engine.files import write_weights_and_config
+
 from .labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS
 
 VERSION = "tdmm-evaluator-1"
@@ -323,10 +325,10 @@ class Evaluator(nn.Module):
               for k, v in self.state_dict().items()}
         # Feature statistics stay fp32: they scale every input.
         sd["feat_mean"], sd["feat_std"] = self.feat_mean.float().cpu(), self.feat_std.float().cpu()
-        save_file(sd, str(path / WEIGHTS_FILE), metadata={"version": VERSION})
         meta = {"version": VERSION, "text_model": "sentence-transformers/all-MiniLM-L6-v2",
                 "dtype": "float16" if half else "float32", "config": asdict(self.cfg), **(extra or {})}
-        (path / CONFIG_FILE).write_text(json.dumps(meta, indent=1))
+        write_weights_and_config(path / WEIGHTS_FILE, path / CONFIG_FILE,
+                                 lambda f: save_file(sd, f, metadata={"version": VERSION}), meta)
         return path
 
     @classmethod
