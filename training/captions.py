@@ -457,9 +457,10 @@ class _Ctx:
             order[ev["type"]] = order.get(ev["type"], 0) + 1
         return list(order.items())
 
-    def micro_vps(self, pronoun: bool = False) -> list[str]:
+    def micro_vps(self, pronoun: bool = False, types=None) -> list[str]:
+        """Verb phrases of the micro-events (only those of `types`, if given), in time order."""
         return [self.vp(self.fill(self.pick(_MICRO_VP[t]), n if t == "blink" else None), pronoun)
-                for t, n in self._micro()]
+                for t, n in self._micro() if types is None or t in types]
 
     def extras_vp(self, pronoun: bool = False) -> list[str]:
         talk = [self.vp(self.pick(_TALK_VP), pronoun)] if self.L["talking"] else []
@@ -663,8 +664,7 @@ def _answer(c: _Ctx, kind: str, rng: np.random.Generator) -> str:
             return f"{_cap(c.timing())}: {c.np(c.start, 'a')} turns into {c.np(c.tstate(), 'a')}."
         return f"It doesn't; {c.np(c.start, c.pos)} holds the whole time."
     if kind == "blink":
-        parts = [c.vp(c.fill(c.pick(_MICRO_VP[t]), n if t == "blink" else None), True)
-                 for t, n in c._micro() if t in BLINK_TYPES]
+        parts = c.micro_vps(True, BLINK_TYPES)
         dont = c.vp("doesn't", True)
         return f"Yes, {c.s} {_join(parts)}." if parts else f"No, {c.s} {dont} blink."
     if kind == "talking":
