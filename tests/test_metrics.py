@@ -352,3 +352,14 @@ def test_classifier_accuracy_from_logits_known_answer():
     assert "acc_head" not in acc                                            # no labelled clip
     assert acc["acc_talking"] == 1.0                                        # clip 2 carries no labels
     assert acc["acc_micro_per_event"] == pytest.approx(3 / 4) and acc["acc_micro_exact"] == pytest.approx(1 / 2)
+
+
+def test_retrieval_ranks_known_answer():
+    from training.metrics import retrieval_ranks
+
+    q = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    k = np.array([[1.0, 0.1], [1.0, 0.0], [1.0, 1.0]])           # query 1's own key is the farthest
+    assert retrieval_ranks(q, k).tolist() == [2, 3, 1]
+    assert retrieval_ranks(q, q, "cosine").tolist() == [1, 1, 1]
+    tie = np.zeros((3, 2))
+    assert retrieval_ranks(tie, tie).tolist() == [3, 3, 3]          # ties count against the true key

@@ -113,6 +113,10 @@ class MirrorEvaluator:
         m = (torch.arange(f.shape[1])[None, :] < n[:, None]).float()[..., None]
         return (f * m).sum(1) / n[:, None]
 
+    def labels_from_logits(self, logits):
+        from training.evaluator import Evaluator
+        return Evaluator.labels_from_logits(self, logits)
+
     def head_logits(self, z):
         c = self.cfg
         return {"family": z[:, :len(c.families)], "intensity": z[:, :len(c.intensities)],

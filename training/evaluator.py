@@ -280,20 +280,23 @@ class Evaluator(nn.Module):
 
     @torch.no_grad()
     def classify(self, features, lengths, batch_size: int = 256) -> dict:
-        """features [B,T,D], lengths [B] -> predicted labels: family/intensity/head (list[str]),
-        talking (list[bool]), micro (list[list[str]], events with p > 0.5), and
-        probs {task: float32 tensor} (softmax for the first three, sigmoid for the rest)."""
+        """features [B,T,D], lengths [B] -> labels_from_logits' predictions plus
+        probs {task: float32 tensor} (softmax for family/intensity/head, sigmoid for the rest)."""
         z = self.embed_motion(features, lengths, normalize=False, batch_size=batch_size)
         logits = self.head_logits(z)
-        c = self.cfg
         probs = {k: logits[k].softmax(-1) for k in ("family", "intensity", "head")}
         probs.update(talking=logits["talking"].sigmoid(), micro=logits["micro"].sigmoid())
-        pick = lambda k, vocab: [vocab[i] for i in probs[k].argmax(-1).tolist()] if vocab else [None] * len(z)
+        return {**self.labels_from_logits(logits), "probs": probs}
+
+    def labels_from_logits(self, logits: dict) -> dict:
+        """head_logits -> predicted labels: family / intensity / head (list[str]), talking
+        (list[bool]) and micro (list[list[str]]), the last two where the logit is > 0 (p > 0.5)."""
+        c, B = self.cfg, len(logits["talking"])
+        pick = lambda k, vocab: [vocab[i] for i in logits[k].argmax(-1).tolist()] if vocab else [None] * B
         return {
             "family": pick("family", c.families), "intensity": pick("intensity", c.intensities),
-            "head": pick("head", c.head_motions), "talking": (probs["talking"] > 0.5).tolist(),
-            "micro": [[c.micro_events[j] for j in np.flatnonzero(row)] for row in (probs["micro"] > 0.5).cpu().numpy()],
-            "probs": probs,
+            "head": pick("head", c.head_motions), "talking": (logits["talking"] > 0).tolist(),
+            "micro": [[c.micro_events[j] for j in np.flatnonzero(row)] for row in (logits["micro"] > 0).cpu().numpy()],
         }
 
     def text_encoder(self):

@@ -81,6 +81,14 @@ def _distances(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
     raise ValueError(f"metric must be 'euclidean' or 'cosine', not {metric!r}")
 
 
+def retrieval_ranks(query, keys, metric: str = "euclidean") -> np.ndarray:
+    """[n] 1-based rank of each query's own key (row i of keys) among all keys, nearest first
+    (metric as in r_precision); ties count against the true key."""
+    q, k = _pairs_2d(query, keys, "retrieval_ranks")
+    d = _distances(q, k, metric)
+    return (d <= np.diag(d)[:, None]).sum(axis=1)
+
+
 def r_precision(text_emb, motion_emb, batch: int = 32, top_k: int = 3, rng=None,
                 metric: str = "euclidean") -> dict:
     """R-precision top-1..top-k of text->motion retrieval, as in T2M (Guo et al., CVPR 2022).
@@ -101,10 +109,7 @@ def r_precision(text_emb, motion_emb, batch: int = 32, top_k: int = 3, rng=None,
     hits = np.zeros(top_k)
     for b in range(n_batches):
         sel = order[b * batch:(b + 1) * batch]
-        d = _distances(t[sel], m[sel], metric)
-        true = np.diag(d)[:, None]
-        # 0-based rank of the true motion = how many others are at least as close.
-        rank = (d <= true).sum(axis=1) - 1
+        rank = retrieval_ranks(t[sel], m[sel], metric) - 1          # 0-based: others at least as close
         hits += [(rank < k).mean() for k in range(1, top_k + 1)]
     return {f"top{k}": float(hits[k - 1] / n_batches) for k in range(1, top_k + 1)}
 

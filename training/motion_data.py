@@ -60,25 +60,30 @@ def load_motion_arrays(root, split: str | None = None, max_clips: int | None = N
         it = tqdm(it, desc=f"loading {split or 'all'}", unit="clip")
     for i in it:
         clips.append(ds[i])
-    names = list(clips[0].expr_names)
-    bad = next((c.meta.get("id") for c in clips if list(c.expr_names) != names), None)
+    return pad_clips(clips, root, max_frames)
+
+
+def pad_clips(clips: list, root, max_frames: int | None = None) -> MotionArrays:
+    """MotionClips of one dataset (`root`, named in errors) -> padded arrays; clips longer than
+    max_frames are cut. Channel names and frame rate must agree across clips (one head, one rate)."""
+    names, fps = list(clips[0].expr_names), clips[0].fps
+    bad = next((c.meta.get("id") for c in clips if list(c.expr_names) != names or c.fps != fps), None)
     if bad is not None:
-        raise ValueError(f"clip {bad} in {root} has other expression channels than the first clip; "
-                         "re-import it with the same --expr-names")
+        raise ValueError(f"clip {bad} in {root} has other expression channels or fps than the first clip; "
+                         "re-import it with the same --expr-names and --fps")
     T = max(c.num_frames for c in clips)
     if max_frames:
         T = min(T, max_frames)
-    K = len(names)
+    n, K = len(clips), len(names)
     pose = np.zeros((n, T, 5, 3), np.float32)
     expr = np.zeros((n, T, K), np.float32)
     lengths = np.zeros(n, np.int64)
     for i, c in enumerate(clips):
         t = min(c.num_frames, T)
         pose[i, :t], expr[i, :t], lengths[i] = c.pose[:t], c.expr[:t], t
-    return MotionArrays(pose, expr, lengths, names, float(clips[0].fps),
+    return MotionArrays(pose, expr, lengths, names, float(fps),
                         [c.meta.get("id") for c in clips], [c.meta.get("labels") for c in clips],
                         [list(c.text) for c in clips])
-
 
 def feature_stats(feats: np.ndarray, lengths: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean/std over the valid frames of [N,T,D] features (float64 sums, chunk by

@@ -57,8 +57,9 @@ import torch
 from engine.features import features_to_params, params_to_features
 from .metrics import (as_numpy, bleu, caption_label_correctness, channel_mae, cider, codebook_usage, diversity,
                       embedding_similarity, frechet_distance, l2_expr_pose, label_accuracy, label_value,
-                      minilm_sentence_encoder, mm_dist, pose_error_deg, r_precision, rouge_l, vertex_errors)
-from .motion_data import MotionArrays
+                      minilm_sentence_encoder, mm_dist, pose_error_deg, r_precision, retrieval_ranks, rouge_l,
+                      vertex_errors)
+from .motion_data import EmptySplitError, MotionArrays, pad_clips
 from .report_plots import plot_confusion, plot_curves, plot_family_bars, plot_tsne, read_curves
 
 MARK_BEGIN, MARK_END = "<!-- tdmm eval: begin -->", "<!-- tdmm eval: end -->"
@@ -101,25 +102,14 @@ def load_clips(root, split: str, n: int | None, seed: int, max_frames: int | Non
     from .dataset import ClipDataset
     ds = ClipDataset(root, split)
     if len(ds) == 0:
-        raise ValueError(f"{root} has no clips in split {split!r}")
+        raise EmptySplitError(f"{root} has no clips in split {split!r}")
     idx = np.arange(len(ds))
     if n and n < len(ds):
         idx = np.sort(np.random.default_rng([seed, _tag(split)]).choice(len(ds), n, replace=False))
     clips = [c for c in (ds[int(i)] for i in _bar(idx, f"load {split}", quiet)) if c.text and c.meta.get("labels")]
     if not clips:
         raise ValueError(f"no clip of split {split!r} in {root} has both captions and labels")
-    names = list(clips[0].expr_names)
-    T = max(c.num_frames for c in clips) if not max_frames else min(max_frames, max(c.num_frames for c in clips))
-    pose = np.zeros((len(clips), T, 5, 3), np.float32)
-    expr = np.zeros((len(clips), T, len(names)), np.float32)
-    lengths = np.zeros(len(clips), np.int64)
-    for i, c in enumerate(clips):
-        if list(c.expr_names) != names or c.fps != clips[0].fps:
-            raise ValueError(f"clip {c.meta.get('id')} of {root} has other channels or fps than the first clip")
-        t = min(c.num_frames, T)
-        pose[i, :t], expr[i, :t], lengths[i] = c.pose[:t], c.expr[:t], t
-    arrays = MotionArrays(pose, expr, lengths, names, float(clips[0].fps), [c.meta.get("id") for c in clips],
-                          [c.meta["labels"] for c in clips], [list(c.text) for c in clips])
+    arrays = pad_clips(clips, root, max_frames)
     return arrays, [list(c.meta.get("captions_heldout") or []) for c in clips], len(ds)
 
 
@@ -139,18 +129,13 @@ def make_sets(arrays: MotionArrays, heldout: list, split: str, seed: int) -> lis
 def motion_outputs(ev, feats, lengths, quiet: bool = True, chunk: int = 256):
     """One pass of the evaluator: (unit embeddings [N,E] numpy, classifier labels per clip as
     dicts with family / intensity / head_motion / talking / micro, the metrics' schema)."""
-    c, embs, preds = ev.cfg, [], []
+    embs, preds = [], []
     for s in _bar(range(0, len(lengths), chunk), "evaluator", quiet):
         z = ev.embed_motion(feats[s:s + chunk], lengths[s:s + chunk], normalize=False)
-        lg = ev.head_logits(z)
         embs.append(torch.nn.functional.normalize(z, dim=-1).cpu().numpy())
-        pick = {k: lg[k].argmax(-1).tolist() for k in ("family", "intensity", "head")}
-        talk, micro = (lg["talking"] > 0).tolist(), (lg["micro"] > 0).cpu().numpy()      # sigmoid > 0.5
-        for j in range(len(z)):
-            preds.append({"family": c.families[pick["family"][j]] if c.families else None,
-                          "intensity": c.intensities[pick["intensity"][j]],
-                          "head_motion": c.head_motions[pick["head"][j]], "talking": bool(talk[j]),
-                          "micro": [c.micro_events[k] for k in np.flatnonzero(micro[j])]})
+        lab = ev.labels_from_logits(ev.head_logits(z))
+        preds += [{"family": f, "intensity": i, "head_motion": h, "talking": t, "micro": m}
+                  for f, i, h, t, m in zip(lab["family"], lab["intensity"], lab["head"], lab["talking"], lab["micro"])]
     return np.concatenate(embs), preds
 
 
@@ -164,12 +149,6 @@ def embed_texts(ev, texts: list, quiet: bool = True, chunk: int = 256) -> np.nda
     return out
 
 
-def _ranks(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """1-based rank of each query's own key among all keys by cosine (ties count against it)."""
-    sim = query @ keys.T
-    return (sim >= np.diag(sim)[:, None]).sum(1)
-
-
 def self_quality(s: EvalSet, seed: int) -> dict:
     """Table 1 row of one set: retrieval both ways (batches of 32 and whole set) and the classifier."""
     n = len(s.queries)
@@ -180,7 +159,7 @@ def self_quality(s: EvalSet, seed: int) -> dict:
         rw = r_precision(query, keys, n, min(10, n), metric="cosine")
         out[d] = {"batch": {k: rb.get(f"top{k}", float("nan")) for k in (1, 3, 10)},
                   "whole": {k: rw.get(f"top{k}", float("nan")) for k in (1, 3, 10)},
-                  "median_rank": float(np.median(_ranks(query, keys)))}
+                  "median_rank": float(np.median(retrieval_ranks(query, keys, "cosine")))}
     out["chance"] = {"batch": {k: min(k, b) / b for k in (1, 3, 10)}, "whole": {k: min(k, n) / n for k in (1, 3, 10)},
                      "median_rank": (n + 1) / 2}
     labels = s.arrays.labels
