@@ -395,7 +395,7 @@ class MotionTokenizer(nn.Module):
         if bool((tokens >= self.cfg.codebook_size).any()):
             raise ValueError(f"token ids must be < codebook size {self.cfg.codebook_size}")
         z = self.quantizer.lookup(tokens).transpose(1, 2)                       # [B,C,N]
-        y = self.decoder(z, None if tok_len is None or bool((tok_len == N).all()) else tok_len)
+        y = self.decoder(z, tok_len)                                           # _mask: None when nothing is padded
         y = y.transpose(1, 2)[:, :T] * self.feat_std + self.feat_mean
         if lengths is not None:
             y = y * (torch.arange(T, device=y.device)[None, :] < lengths[:, None])[..., None]
