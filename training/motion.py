@@ -212,11 +212,10 @@ def _head_motion(rng, motion, count, tempo, t, dur):
         inside = (u >= 0) & (u < n)
         k = np.clip(u.astype(int), 0, n - 1)
         amps = rng.uniform(0.9, 1.1, n) * 0.85 ** np.arange(n)   # later repetitions a bit smaller
+        a = rng.uniform(0.15, 0.3) * slow
         if motion == "nod":                                   # down and back up, n times
-            a = rng.uniform(0.15, 0.3) * slow
             neck[:, 0] = a * amps[k] * (1 - np.cos(2 * np.pi * u)) / 2 * inside
         else:                                                 # left-right cycles, tapered ends
-            a = rng.uniform(0.15, 0.3) * slow
             neck[:, 1] = a * amps[k] * np.sin(2 * np.pi * u) * np.sin(np.pi * np.clip(u / n, 0, 1)) ** 0.5 * inside
         gaze -= 0.6 * neck[:, :2]                             # eyes stay on the listener (VOR)
     elif motion in ("tilt_left", "tilt_right"):
@@ -411,7 +410,7 @@ def render(labels: dict, rng: np.random.Generator, expr_names=None) -> tuple[np.
     bl = lay.ch("eyeBlinkLeft", "eyeBlinkRight")
     expr[:, bl] = np.maximum(expr[:, bl], blink[:, None])
     wide = lay.ch("eyeWideLeft", "eyeWideRight")
-    expr[:, wide] *= (1 - np.maximum(expr[:, bl], blink[:, None]))   # a closing lid cannot stay wide open
+    expr[:, wide] *= (1 - expr[:, bl])                                # a closing lid cannot stay wide open
 
     pose = np.zeros((T, 5, 3))
     pose[:, 0] = root
