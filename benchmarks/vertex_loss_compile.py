@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/vertex_loss_compile.py [--batch 16] [--frames 32] [--runs 5] [--device cpu]
 
-Forward + backward of training.train_vq.vertex_terms on the shipped head's loss
+Forward + backward of training.train.vq.vertex_terms on the shipped head's loss
 vertices (with gaze points), random features; prints medians and the largest
 loss and gradient differences between the two.
 """
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.flame import FlameLayer  # noqa: E402
 from engine.head import load_head  # noqa: E402
-from training.train_vq import TrainConfig, loss_vertices, vertex_terms  # noqa: E402
+from training.train.vq import TrainConfig, loss_vertices, vertex_terms  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -14,7 +14,7 @@ padding would read). Token positions past a clip are -1 in `encode`'s output.
 
 Training-time behaviour of the quantiser (EMA codebook updates, dead-code reset,
 commitment loss, quantiser dropout of residual levels) lives here too, since it
-is state of the model; the losses and the loop are in training/train_vq.py. This
+is state of the model; the losses and the loop are in training/train/vq.py. This
 module imports nothing from training (the engine never does).
 
 Files: `<name>.safetensors` (weights, fp16 for shipping or fp32 for resuming)

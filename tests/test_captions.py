@@ -7,14 +7,14 @@ import re
 import numpy as np
 import pytest
 
-from training import caption_parse, captions
-from training.caption_parse import parse_caption, reads_as_state
-from training.captions import (BLINK_TYPES, SUBJECTS, TEMPLATES, caption_records, captions_for,
+from training.corpus import caption_parse, captions
+from training.corpus.caption_parse import parse_caption, reads_as_state
+from training.corpus.captions import (BLINK_TYPES, SUBJECTS, TEMPLATES, caption_records, captions_for,
                                qa_pairs, table_phrases)
-from training.labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS, TEMPOS, check_labels
+from training.corpus.labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS, TEMPOS, check_labels
 
 try:
-    from training.lexicon import LEXICON
+    from training.corpus.lexicon import LEXICON
     DESCRIPTORS = [(d.name, d.family) for d in LEXICON]
 except Exception:                                   # lexicon missing or mid-edit
     DESCRIPTORS = sorted(caption_parse.FALLBACK_DESCRIPTORS.items())

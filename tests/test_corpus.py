@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from engine.head import load_head
-from training import motion, synth
-from training.labels import HEAD_MOTIONS, INTENSITIES, check_labels
-from training.lexicon import BY_FAMILY, FAMILIES, LEXICON, by_name, channels_used
+from training.corpus import motion, synth
+from training.corpus.labels import HEAD_MOTIONS, INTENSITIES, check_labels
+from training.corpus.lexicon import BY_FAMILY, FAMILIES, LEXICON, by_name, channels_used
 
 REQUIRED_FAMILIES = ("neutral", "joy", "sadness", "anger", "fear", "surprise", "disgust", "contempt", "confusion",
                      "boredom", "pain", "pride", "shame", "embarrassment", "concentration", "relief", "amusement",

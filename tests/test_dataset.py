@@ -9,8 +9,8 @@ import pytest
 
 from engine.cli import main as tdmm
 from engine.clip import MotionClip
-from training.dataset import (ClipDataset, DatasetError, DatasetWarning, assign_split, natural_key)
-from training.importers import REPORT_FILE, import_tracker
+from training.data.dataset import (ClipDataset, DatasetError, DatasetWarning, assign_split, natural_key)
+from training.data.importers import REPORT_FILE, import_tracker
 
 
 def tracker_arrays(T=20, K=50, seed=0):
@@ -142,7 +142,7 @@ def test_all_bad_fails_and_writes_nothing(tmp_path, capsys):
 
 
 def test_interrupted_import_leaves_no_folder(tmp_path, monkeypatch):
-    import training.importers as imp
+    import training.data.importers as imp
     src = tmp_path / "src"
     src.mkdir()
     for i in range(3):

@@ -10,9 +10,9 @@ import torch
 
 from engine.features import feature_dim
 from engine.text_encoder import TextEncoder
-from training.evaluator import (Evaluator, EvaluatorConfig, false_negative_mask, info_nce, label_targets,
+from training.eval.evaluator import (Evaluator, EvaluatorConfig, false_negative_mask, info_nce, label_targets,
                                 load)
-from training.labels import HEAD_MOTIONS, MICRO_EVENTS
+from training.corpus.labels import HEAD_MOTIONS, MICRO_EVENTS
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -167,14 +167,14 @@ def test_save_load_roundtrip(tmp_path):
 # -- training ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from training.synth import build
+    from training.corpus.synth import build
     out = tmp_path_factory.mktemp("evcorpus")
     build(out, clips=64, seed=0, workers=1, progress=False)
     return out
 
 
 def _args(corpus, out, cfg_path, **kw):
-    from training.train_evaluator import add_arguments
+    from training.train.evaluator import add_arguments
     p = argparse.ArgumentParser()
     add_arguments(p)
     argv = ["--data", str(corpus), "--out", str(out), "--config", str(cfg_path), "--device", "cpu", "--quiet"]
@@ -184,7 +184,7 @@ def _args(corpus, out, cfg_path, **kw):
 
 
 def test_training_loss_goes_down(corpus, tmp_path):
-    from training.train_evaluator import run
+    from training.train.evaluator import run
     cfg_path = tmp_path / "tiny.json"
     cfg_path.write_text(json.dumps({"model": {**TINY, "d_model": 48, "d_ff": 96, "n_heads": 4, "embed_dim": 32, "max_frames": 64},
                                     "train": {"warmup": 3, "log_every": 1, "eval_every": 15}}))
@@ -198,7 +198,7 @@ def test_training_loss_goes_down(corpus, tmp_path):
     assert {"t2m_R@1", "t2m_R@3", "m2t_R@1", "m2t_R@3", "acc_family"} <= set(log["val"][-1])
     m = load(out)
     assert m.cfg.feat_dim == feature_dim(len(m.cfg.expr_names)) and m.cfg.families
-    from training.motion_data import load_motion_arrays
+    from training.data.motion_data import load_motion_arrays
     arr = load_motion_arrays(corpus, "train", max_clips=8)
     z = m.embed_motion(arr.features(), arr.lengths)
     assert z.shape == (8, 32) and torch.isfinite(z).all()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main as tdmm_main
-from training import extension_build as eb
+from training.build import extension_build as eb
 
 REPO = eb.REPO_ROOT
 ADDON_MODULE = "bl_ext.user_default.tdmm"

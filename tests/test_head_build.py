@@ -6,7 +6,7 @@ import torch
 from engine.flame import FlameLayer
 from engine.head import load_head, default_head_path, PARTS
 
-from training.head_build import build_head, JOINT_DRIVEN
+from training.build.head_build import build_head, JOINT_DRIVEN
 
 
 @pytest.fixture(scope="module")

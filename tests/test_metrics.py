@@ -1,12 +1,12 @@
-"""Known-answer tests for every metric in training.metrics (issue 4)."""
+"""Known-answer tests for every metric in training.eval.metrics (issue 4)."""
 import math
 
 import numpy as np
 import pytest
 
 from engine.rotation import axis_angle_to_quat, quat_to_axis_angle
-from training.labels import check_labels
-from training.metrics import (bleu, caption_label_correctness, channel_mae, cider, codebook_usage, diversity,
+from training.corpus.labels import check_labels
+from training.eval.metrics import (bleu, caption_label_correctness, channel_mae, cider, codebook_usage, diversity,
                               embedding_similarity, frechet_distance, gaussian_frechet, l2_expr_pose,
                               label_accuracy, minilm_sentence_encoder, mm_dist, multimodality, pose_error_deg,
                               r_precision, rouge_l, token_accuracy, vertex_errors)
@@ -239,7 +239,7 @@ def test_perfect_captions_score_100_and_wrong_ones_do_not():
 
 
 def test_generated_reference_captions_score_100():
-    captions = pytest.importorskip("training.captions")
+    captions = pytest.importorskip("training.corpus.captions")
     labels = [lab("joy", "grin", "strong", "nod", 2, ("blink",)), lab("anger", "scowl", "subtle", "turn_left"),
               lab("contempt", "smirk", "extreme", "look_down", None, ("yawn", "lip_press"))]
     caps, truth = [], []
@@ -336,7 +336,7 @@ def test_torch_tensors_are_accepted():
 
 
 def test_classifier_accuracy_from_logits_known_answer():
-    from training.metrics import classifier_accuracy
+    from training.eval.metrics import classifier_accuracy
 
     logits = {"family": np.array([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]),       # argmax 0, 1, 0
               "intensity": np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]),
@@ -355,7 +355,7 @@ def test_classifier_accuracy_from_logits_known_answer():
 
 
 def test_retrieval_ranks_known_answer():
-    from training.metrics import retrieval_ranks
+    from training.eval.metrics import retrieval_ranks
 
     q = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     k = np.array([[1.0, 0.1], [1.0, 0.0], [1.0, 1.0]])           # query 1's own key is the farthest

@@ -1,4 +1,4 @@
-"""`tdmm eval` (training/report.py): end to end on a tiny corpus with tiny random models,
+"""`tdmm eval` (training/eval/report.py): end to end on a tiny corpus with tiny random models,
 the marker block of RESULTS.md, the Language2Motion plumbing on a known answer, t-SNE."""
 import json
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine.features import feature_dim
-from training.report import (MARK_BEGIN, MARK_END, baseline_generators, l2m_rows, load_clips, make_sets,
+from training.eval.report import (MARK_BEGIN, MARK_END, baseline_generators, l2m_rows, load_clips, make_sets,
                              motion_outputs, write_block)
 
 TINY = dict(d_model=32, n_layers=1, n_heads=2, d_ff=64, text_layers=1, embed_dim=16, dropout=0.0)
@@ -17,7 +17,7 @@ TAIL = "\n## Corpus\n\nMore hand-written text, kept byte for byte.\n"
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from training.synth import build
+    from training.corpus.synth import build
     out = tmp_path_factory.mktemp("report_corpus")
     build(out, clips=160, seed=0, workers=1, progress=False)
     return out
@@ -27,7 +27,7 @@ def corpus(tmp_path_factory):
 def models(corpus, tmp_path_factory):
     """A tiny random evaluator (with a training log beside it) and a tiny random tokenizer."""
     from engine.tokenizer import MotionTokenizer, VQConfig
-    from training.evaluator import Evaluator, EvaluatorConfig
+    from training.eval.evaluator import Evaluator, EvaluatorConfig
     out = tmp_path_factory.mktemp("report_models")
     a, _, _ = load_clips(corpus, "train", 32, 0)
     families = sorted({lab["family"] for lab in a.labels})
@@ -71,7 +71,7 @@ def test_eval_command_end_to_end(corpus, models, tmp_path):
                 "eval_training_curves.png"):
         assert (out / png).stat().st_size > 1000 and f"({png})" in text
 
-    from training.report import read_curves
+    from training.eval.report import read_curves
     curves = read_curves(models / "evaluator", [("tiny", models / "vq" / "tiny")])
     assert [len(c[1]) for c in curves] == [3, 3] and [len(c[2]) for c in curves] == [1, 1]
     res = json.loads((out / "eval_results.json").read_text())
@@ -105,7 +105,7 @@ class MirrorEvaluator:
     the text side is given the very same vectors, so ground truth must retrieve perfectly."""
 
     def __init__(self, families):
-        from training.evaluator import EvaluatorConfig
+        from training.eval.evaluator import EvaluatorConfig
         self.cfg = EvaluatorConfig(families=families)
 
     def embed_motion(self, feats, lengths, normalize=False):
@@ -114,7 +114,7 @@ class MirrorEvaluator:
         return (f * m).sum(1) / n[:, None]
 
     def labels_from_logits(self, logits):
-        from training.evaluator import Evaluator
+        from training.eval.evaluator import Evaluator
         return Evaluator.labels_from_logits(self, logits)
 
     def head_logits(self, z):
@@ -165,7 +165,7 @@ def test_write_block(tmp_path):
 
 
 def test_tsne_separates_clusters_and_is_deterministic():
-    from training.tsne import tsne
+    from training.eval.tsne import tsne
     rng = np.random.default_rng(0)
     lab = rng.integers(0, 4, 160)
     x = rng.normal(size=(4, 20))[lab] * 4 + rng.normal(size=(160, 20))

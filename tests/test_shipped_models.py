@@ -13,9 +13,9 @@ from engine.features import params_to_features
 from engine.flame import FlameLayer
 from engine.head import load_head
 from engine.tokenizer import load_tokenizer
-from training.metrics import r_precision
-from training.synth import split_of, synth_clip
-from training.train_vq import evaluate, face_head
+from training.eval.metrics import r_precision
+from training.corpus.synth import split_of, synth_clip
+from training.train.vq import evaluate, face_head
 
 
 def heldout_clips(n, splits=("test", "test_heldout_combo"), seed=0):
@@ -62,8 +62,8 @@ def test_tokenizer_reconstructs_heldout_faces(clips):
 
 
 def test_evaluator_retrieves_and_classifies_heldout_clips(clips):
-    from training.captions import captions_for
-    from training.evaluator import load
+    from training.corpus.captions import captions_for
+    from training.eval.evaluator import load
 
     torch.set_num_threads(2)
     ev = load("assets/eval/evaluator")

@@ -202,7 +202,7 @@ def test_save_load_round_trip(tmp_path):
 def test_loss_vertices_are_exact_vertices_of_the_head():
     from engine.flame import FlameLayer
     from engine.head import PARTS
-    from training.train_vq import TrainConfig, face_region, loss_vertices, sub_head
+    from training.train.vq import TrainConfig, face_region, loss_vertices, sub_head
 
     head = make_tiny_head(num_expr=4, seed=3)
     flame = FlameLayer(head).double()
@@ -226,7 +226,7 @@ def test_loss_vertices_from_6d_match_skinning_and_vertex_terms_mask():
     frames outside the mask must not count."""
     from engine.features import params_to_features
     from engine.flame import FlameLayer
-    from training.train_vq import vertex_terms, vertices_mm
+    from training.train.vq import vertex_terms, vertices_mm
 
     head = make_tiny_head(num_expr=4, seed=3)
     flame = FlameLayer(head).double()
@@ -250,7 +250,7 @@ def test_loss_vertices_from_6d_match_skinning_and_vertex_terms_mask():
 
 def test_gaze_points_follow_the_eyes_only():
     from engine.flame import FlameLayer
-    from training.train_vq import TrainConfig, loss_vertices
+    from training.train.vq import TrainConfig, loss_vertices
 
     head = make_tiny_head(num_expr=4, seed=3)
     sub, w = loss_vertices(head, TrainConfig(loss_face_vertices=10, loss_other_vertices=2, gaze_weight=7.0,
@@ -271,8 +271,8 @@ def test_gaze_points_follow_the_eyes_only():
 def test_streamed_val_metrics_match_shared_metrics():
     from engine.features import features_to_params
     from engine.flame import FlameLayer
-    from training.metrics import vertex_errors
-    from training.train_vq import evaluate, face_head
+    from training.eval.metrics import vertex_errors
+    from training.train.vq import evaluate, face_head
 
     torch.manual_seed(0)
     head = make_tiny_head()
@@ -289,7 +289,7 @@ def test_streamed_val_metrics_match_shared_metrics():
     assert abs(res["vertex_mean_mm"] - ref["mean_mm"]) < 1e-3 * ref["mean_mm"]
     assert abs(res["vertex_p95_mm"] - ref["p95_mm"]) < (2e-3 if ref["p95_mm"] < 50 else 1.0)   # 1 um / 1 mm bins
     # The fine histogram path (errors under 50 mm), against numpy's percentile.
-    from training.train_vq import _quantile
+    from training.train.vq import _quantile
     err = torch.rand(100000, dtype=torch.float64) ** 2 * 3.0
     q = _quantile(torch.histc(err, bins=50000, min=0, max=50.0), 0.95, 50.0, err.numel())
     assert abs(q - float(np.percentile(err.numpy(), 95))) < 2e-3
@@ -317,7 +317,7 @@ def tiny_data(tmp_path_factory):
 
 
 def test_tiny_training_run_loss_goes_down_and_resumes(tmp_path, tiny_data):
-    from training.train_vq import train
+    from training.train.vq import train
 
     data, head = tiny_data
     final = train(_train_args(tmp_path, data, head))
@@ -338,8 +338,8 @@ def test_tiny_training_run_loss_goes_down_and_resumes(tmp_path, tiny_data):
 
 
 def test_param_only_run_and_token_agreement(tmp_path, tiny_data):
-    from training.train_vq import train
-    from training.vq_compare import compare
+    from training.train.vq import train
+    from training.eval.vq_compare import compare
 
     data, head = tiny_data
     train(_train_args(tmp_path, data, head, no_vertex_loss=True, steps=20))

@@ -1,4 +1,4 @@
-"""The plots of `tdmm eval` (training/report.py): t-SNE of motion embeddings by family,
+"""The plots of `tdmm eval` (training/eval/report.py): t-SNE of motion embeddings by family,
 family confusion matrices, per-family accuracy bars, and training curves read from the
 logs beside the checkpoints. matplotlib (Agg) is imported only when a plot is drawn."""
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _colors(n: int):
 
 
 def plot_tsne(emb: np.ndarray, families: list, path: Path, title: str, seed: int, quiet: bool = True) -> None:
-    from .tsne import tsne
+    from training.eval.tsne import tsne
     plt = _plt()
     y = tsne(emb, 30.0, seed=seed, progress=not quiet)
     fams = sorted(set(families))

@@ -1,6 +1,6 @@
 """Do faces that look alike get the same tokens? Vertex-loss VQ vs parameter-loss VQ.
 
-    python -m training.vq_compare --a runs/vq/best.safetensors [more vertex-loss checkpoints] \
+    python -m training.eval.vq_compare --a runs/vq/best.safetensors [more vertex-loss checkpoints] \
         --b runs/vq_param/best.safetensors [more] --data DIR [--split test] [--threshold-mm 1.0]
 
 The paper's argument for supervising the tokenizer in mesh space: expression
@@ -34,7 +34,7 @@ from engine.flame import FlameLayer
 from engine.head import load_head
 from engine.tokenizer import MotionTokenizer
 
-from .train_vq import face_region, load_split, sub_head_with_joints
+from training.train.vq import face_region, load_split, sub_head_with_joints
 
 
 def segment_geometry(feats: torch.Tensor, lengths: torch.Tensor, flame: FlameLayer, num_pts: int, window: int,
@@ -147,7 +147,7 @@ def compare(checkpoints, data, split: str = "test", head_path=None, threshold_mm
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.vq_compare", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.eval.vq_compare", description=__doc__.split("\n\n")[0])
     p.add_argument("--a", required=True, nargs="+", help="checkpoint(s) trained with the vertex loss")
     p.add_argument("--b", required=True, nargs="+", help="checkpoint(s) trained with the parameter loss only")
     p.add_argument("--data", required=True)

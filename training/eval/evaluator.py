@@ -7,7 +7,7 @@
 
 What it is for: retrieval metrics (R-precision, FD, MM-Dist, diversity) use the
 embeddings, label correctness uses the classifiers. It is trained once on the
-train split (training/train_evaluator.py), frozen and shipped in assets/eval/.
+train split (training/train/evaluator.py), frozen and shipped in assets/eval/.
 
 Differences from TMR (Petrovich et al., ICCV 2023), on purpose:
 - Deterministic encoders: one [CLS] token read out as the embedding, where TMR
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 from engine.files import write_weights_and_config
 
-from .labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS
+from training.corpus.labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS
 
 VERSION = "tdmm-evaluator-1"
 TEXT_DIM = 384                    # MiniLM hidden size
@@ -166,7 +166,7 @@ def info_nce(zm: torch.Tensor, zt: torch.Tensor, temperature: float,
 
 
 def label_targets(labels: list, cfg: EvaluatorConfig) -> dict:
-    """Per-clip label dicts (training/labels.py schema, or None) -> numpy targets:
+    """Per-clip label dicts (training/corpus/labels.py schema, or None) -> numpy targets:
     family/intensity/head int64 [N] (-100: unknown), talking float32 [N],
     micro float32 [N,M] (multi-hot), has float32 [N] (1 where the clip has labels)."""
     N, M = len(labels), len(cfg.micro_events)
@@ -320,32 +320,48 @@ class Evaluator(nn.Module):
 
     # -- files --
     def save(self, path, half: bool = True, extra: dict | None = None) -> Path:
-        """Write folder `path`: model.safetensors (fp16 if half) + config.json. Returns the folder."""
-        from safetensors.torch import save_file
+        """Write folder `path` (the shipped layout): model.safetensors (fp16 if half) + config.json."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        self.save_files(path / WEIGHTS_FILE, path / CONFIG_FILE, half, extra)
+        return path
+
+    def save_files(self, weights, config, half: bool = True, extra: dict | None = None) -> None:
+        """Write the weights and their JSON config to these two files (the training loop's
+        OUT/best.safetensors + best.json), whole or not at all."""
+        from safetensors.torch import save_file
         sd = {k: v.detach().to("cpu", torch.float16 if half and v.is_floating_point() else v.dtype).contiguous()
               for k, v in self.state_dict().items()}
         # Feature statistics stay fp32: they scale every input.
         sd["feat_mean"], sd["feat_std"] = self.feat_mean.float().cpu(), self.feat_std.float().cpu()
         meta = {"version": VERSION, "text_model": "sentence-transformers/all-MiniLM-L6-v2",
                 "dtype": "float16" if half else "float32", "config": asdict(self.cfg), **(extra or {})}
-        write_weights_and_config(path / WEIGHTS_FILE, path / CONFIG_FILE,
-                                 lambda f: save_file(sd, f, metadata={"version": VERSION}), meta)
-        return path
+        Path(weights).parent.mkdir(parents=True, exist_ok=True)
+        write_weights_and_config(Path(weights), Path(config), lambda f: save_file(sd, f, metadata={"version": VERSION}),
+                                 meta)
+
+    @staticmethod
+    def files(path) -> tuple[Path, Path]:
+        """(weights, config) of a checkpoint: a folder (model.safetensors + config.json, the shipped
+        layout) or a stem such as runs/evaluator/best (best.safetensors + best.json)."""
+        path = Path(path)
+        if path.is_dir():
+            return path / WEIGHTS_FILE, path / CONFIG_FILE
+        stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
+        return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
 
     @classmethod
     def load(cls, path, device: str | torch.device = "cpu") -> "Evaluator":
-        """Read a folder written by save(); weights come back as float32, in eval mode."""
+        """Read a checkpoint written by save() or save_files(); weights come back as float32, in eval mode."""
         from safetensors.torch import load_file
-        path = Path(path)
-        if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
-            raise FileNotFoundError(f"{path} is not an evaluator checkpoint (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
-        meta = json.loads((path / CONFIG_FILE).read_text())
+        weights, config = cls.files(path)
+        if not config.is_file() or not weights.is_file():
+            raise FileNotFoundError(f"{path} is not an evaluator checkpoint (needs {config.name} and {weights.name})")
+        meta = json.loads(config.read_text())
         if meta.get("version") != VERSION:
             raise ValueError(f"{path}: evaluator version {meta.get('version')!r}, this code reads {VERSION!r}")
         model = cls(EvaluatorConfig.from_dict(meta["config"]))
-        sd = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path / WEIGHTS_FILE)).items()}
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
         model.load_state_dict(sd)
         model.meta = meta
         return model.to(device).eval()

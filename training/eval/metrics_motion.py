@@ -293,7 +293,7 @@ def channel_mae(pred_expr, gt_expr, lengths=None) -> dict:
 
 # ---------------------------------------------------------------- labels
 def label_value(labels: dict, key: str):
-    """One comparable field of a labels dict (schema in training.labels) or of a flat
+    """One comparable field of a labels dict (schema in training.corpus.labels) or of a flat
     prediction dict. Derived keys: "head_motion"/"head_count" (from labels["head"] unless
     given flat), "micro" (the set of event types, from event dicts or plain type names),
     "transition" (whether there is one: a dict/None in labels, a bool in predictions)."""
@@ -345,7 +345,7 @@ def label_accuracy(pred_labels, true_labels, keys=CLASSIFIER_KEYS) -> dict:
 
 def classifier_accuracy(logits: dict, targets: dict) -> dict:
     """Accuracy of classifier heads from raw logits against integer targets (the evaluator's
-    training targets, training.evaluator.label_targets): family / intensity / head by argmax
+    training targets, training.eval.evaluator.label_targets): family / intensity / head by argmax
     where the target is known (>= 0); talking and every micro-event by logit > 0 on the clips
     that carry those labels (targets["has"] > 0). Fractions keyed acc_*; a task with no
     labelled clip is left out. label_accuracy scores predicted label dicts instead."""

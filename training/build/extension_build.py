@@ -53,7 +53,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFEST_NAME = "blender_manifest.toml"
 ADDON_DIR = "tdmm_blender"
 ENGINE_DIR = "engine"

@@ -1,6 +1,6 @@
 """Procedural face motion: one clip's pose + expression from its labels.
 
-`render(labels, rng)` turns a labels dict (training/labels.py schema) into
+`render(labels, rng)` turns a labels dict (training/corpus/labels.py schema) into
 pose [T,5,3] and expr [T,K] arrays. Everything the labels state is rendered
 where they say it (the descriptor at its intensity, the head motion, each
 micro-event inside its [start, end] frames, the transition half done at its
@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.clip import MotionClip
 
-from .lexicon import FAMILIES, by_name
+from training.corpus.lexicon import FAMILIES, by_name
 
 # Intensity -> a position on one 0..1 effort scale; recipes are written at 'strong'.
 LEVELS = {"subtle": 0.15, "mild": 0.35, "moderate": 0.575, "strong": 0.8, "extreme": 1.0}
@@ -360,7 +360,7 @@ def _micro(rng, lay, frames, events, expr, jaw, neck):
 
 # -- the clip -------------------------------------------------------------------------------
 def render(labels: dict, rng: np.random.Generator, expr_names=None) -> tuple[np.ndarray, np.ndarray]:
-    """labels (training.labels schema) + rng -> (pose [T,5,3] float32, expr [T,K] float32)."""
+    """labels (training.corpus.labels schema) + rng -> (pose [T,5,3] float32, expr [T,K] float32)."""
     lay = layout(tuple(expr_names) if expr_names is not None else None)
     T, fps = int(labels["num_frames"]), float(labels["fps"])
     t = np.arange(T) / fps

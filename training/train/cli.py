@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 
 MODELS = {
-    "vq": ("training.train_vq", "the geometry VQ-VAE motion tokenizer"),
-    "evaluator": ("training.train_evaluator", "the frozen text-motion evaluator (TMR-style) and label classifier"),
+    "vq": ("training.train.vq", "the geometry VQ-VAE motion tokenizer"),
+    "evaluator": ("training.train.evaluator", "the frozen text-motion evaluator (TMR-style) and label classifier"),
 }
 
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from engine.clip import KEY_SPELLINGS, ClipError, ClipWarning, clip_from_arrays
 
-from .dataset import CAPTIONS_FILE, CLIPS_DIR, DatasetError, natural_key, read_jsonl_index
+from training.data.dataset import CAPTIONS_FILE, CLIPS_DIR, DatasetError, natural_key, read_jsonl_index
 
 # Keys holding one value for the whole clip, not one per frame (all their spellings).
 _CONSTANT_SLOTS = ("fps", "expr_names", "text", "meta")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.features import params_to_features
-from .dataset import ClipDataset
+from training.data.dataset import ClipDataset
 
 
 class EmptySplitError(ValueError):

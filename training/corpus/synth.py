@@ -9,8 +9,8 @@ What it writes in OUT:
   [M] int32 (frames past it are zero padding), `clip_id` [M], `expr_names` [K],
   `fps` []. Read with `np.load(path)` (no pickle).
 - `labels.jsonl`: one line per clip in clip order: `id`, `split`, `shard`,
-  `row`, `labels` (training/labels.py schema), and `captions` + `qa` when the
-  caption module (training/captions.py) is installed.
+  `row`, `labels` (training/corpus/labels.py schema), and `captions` + `qa` when the
+  caption module (training/corpus/captions.py) is installed.
 - `CARD.md`, `card.json`, `histograms.png`: counts, hours, channel statistics.
 
 Determinism: every clip's random streams come from (seed, clip index) alone
@@ -43,9 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS, SPLITS, TEMPOS, check_labels
-from .lexicon import BY_FAMILY, FAMILIES, LEXICON
-from .motion import layout, render, sample_micro
+from training.corpus.labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS, SPLITS, TEMPOS, check_labels
+from training.corpus.lexicon import BY_FAMILY, FAMILIES, LEXICON
+from training.corpus.motion import layout, render, sample_micro
 
 SUBJECTS = ("a young woman", "an old man", "a child", "a teenage boy", "a middle-aged woman", "an elderly woman",
             "a young man", "a man with a beard", "a woman with glasses", "a little girl", "a little boy",
@@ -345,8 +345,8 @@ def _card_markdown(card: dict) -> str:
     return f"""# Procedural face-motion corpus
 
 {card['clips']} clips, {card['hours']} hours at {card['fps']:g} fps (seed {card['seed']}), {card['descriptors']}
-descriptors in {card['families']} families. Built by `tdmm synth` (training/synth.py); the same
-seed gives the same bytes. Captions: {'yes' if card['captions'] else 'not yet (training/captions.py missing)'}.
+descriptors in {card['families']} families. Built by `tdmm synth` (training/corpus/synth.py); the same
+seed gives the same bytes. Captions: {'yes' if card['captions'] else 'not yet (training/corpus/captions.py missing)'}.
 
 Files: `shard-*.npz` (`pose` [M,Tmax,5,3] and `expr` [M,Tmax,K] float16, padded;
 `num_frames`, `clip_id`, `expr_names`, `fps`), `labels.jsonl` (one line per clip: id, split,
@@ -393,7 +393,7 @@ def _cmd_synth(args) -> int:
     size = sum(p.stat().st_size for p in Path(args.out).iterdir() if p.is_file())
     print(f"wrote {card['clips']} clips ({card['hours']} h) to {args.out} in {dt:.1f} s "
           f"({card['clips'] / dt:.0f} clips/s, {size / 2**20:.0f} MiB)"
-          + ("" if card["captions"] else "; no captions (training/captions.py not found)"), file=sys.stderr)
+          + ("" if card["captions"] else "; no captions (training/corpus/captions.py not found)"), file=sys.stderr)
     return 0
 
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from training.metrics_motion import label_accuracy
+from training.eval.metrics_motion import label_accuracy
 
 CAPTION_KEYS = ("family", "descriptor", "intensity", "head_motion", "head_count", "micro", "transition")
 ROUGE_BETA = 1.2              # COCO's ROUGE-L weights recall 1.2x precision
@@ -50,7 +50,7 @@ def _ngrams(toks: list[str], n: int) -> Counter:
 # ---------------------------------------------------------------- label correctness
 def caption_label_correctness(captions, labels, keys=CAPTION_KEYS) -> dict:
     """Percent of captions that state each label correctly, read with the lexicon parser
-    (training.caption_parse): our measurable stand-in for TDMM-LM's CorE / CorM / CorI,
+    (training.corpus.caption_parse): our measurable stand-in for TDMM-LM's CorE / CorM / CorI,
     which the paper gets as 1-5 scores from a GPT-4 judge.
 
     Per clip (the clip's subject phrase is masked first so "a happy-go-lucky man" is
@@ -61,7 +61,7 @@ def caption_label_correctness(captions, labels, keys=CAPTION_KEYS) -> dict:
     needs the right motion and count, on nod/shake clips only; micro needs exactly the
     labelled set of micro-event types; transition, whether a change of state is stated.
     Returns {key: percent, ..., "n"} as `label_accuracy`."""
-    from training.caption_parse import parse_caption     # lazily: the parser loads the lexicon
+    from training.corpus.caption_parse import parse_caption     # lazily: the parser loads the lexicon
     if len(captions) != len(labels):
         raise ValueError(f"{len(captions)} captions for {len(labels)} label sets")
     preds = []

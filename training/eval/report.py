@@ -11,7 +11,7 @@ The query caption of a clip is one of its captions drawn by the seed. `--train-s
 train clips are the nearest-neighbour captioner's pool and give the mean motion. Clips are
 cut to the evaluator's max_frames; clips without captions or labels are skipped.
 
-Tables (every number from training/metrics.py; all of them also in OUT/eval_results.json):
+Tables (every number from training/eval/metrics.py; all of them also in OUT/eval_results.json):
 1. evaluator self-quality: text->motion and motion->text R@1/3/10 in batches of 32 and over
    the whole set, median rank, classifier accuracies, each beside its chance level;
 2. Language2Motion through `l2m_rows(generate_fn, ...)`: ground truth, a random train clip, the train
@@ -55,12 +55,12 @@ import numpy as np
 import torch
 
 from engine.features import features_to_params, params_to_features
-from .metrics import (as_numpy, bleu, caption_label_correctness, channel_mae, cider, codebook_usage, diversity,
+from training.eval.metrics import (as_numpy, bleu, caption_label_correctness, channel_mae, cider, codebook_usage, diversity,
                       embedding_similarity, frechet_distance, l2_expr_pose, label_accuracy, label_value,
                       minilm_sentence_encoder, mm_dist, pose_error_deg, r_precision, retrieval_ranks, rouge_l,
                       vertex_errors)
-from .motion_data import EmptySplitError, MotionArrays, pad_clips
-from .report_plots import plot_confusion, plot_curves, plot_family_bars, plot_tsne, read_curves
+from training.data.motion_data import EmptySplitError, MotionArrays, pad_clips
+from training.eval.report_plots import plot_confusion, plot_curves, plot_family_bars, plot_tsne, read_curves
 
 MARK_BEGIN, MARK_END = "<!-- tdmm eval: begin -->", "<!-- tdmm eval: end -->"
 DEFAULT_SUBSET, DEFAULT_TRAIN_SUBSET, DEFAULT_TSNE = 512, 2048, 2000
@@ -99,7 +99,7 @@ class EvalSet:
 def load_clips(root, split: str, n: int | None, seed: int, max_frames: int | None = None, quiet: bool = True):
     """`n` clips of `split` drawn by the seed (all when n is None/0 or the split is smaller), in
     dataset order, with captions and labels -> (MotionArrays, held-out captions per clip, split size)."""
-    from .dataset import ClipDataset
+    from training.data.dataset import ClipDataset
     ds = ClipDataset(root, split)
     if len(ds) == 0:
         raise EmptySplitError(f"{root} has no clips in split {split!r}")
@@ -326,7 +326,7 @@ def m2l_rows(sets: list[EvalSet], pool: MotionArrays, pool_emb: np.ndarray, enco
 def face_flame(head):
     """(FlameLayer on the face region + joint vertices, number of face vertices first, note)."""
     from engine.flame import FlameLayer
-    from .train_vq import face_head, face_region
+    from training.train.vq import face_head, face_region
     n_face = int(face_region(head).sum())
     if n_face == 0:
         return FlameLayer(head), head.num_vertices, f"whole head ({head.num_vertices} vertices; no face region)"
@@ -433,7 +433,7 @@ def render(res: dict) -> str:
                   _f(r["diversity"]), _f(r["l2"]), _f(r["acc_family"], 1), _f(r["acc_intensity"], 1),
                   _f(r["acc_head_motion"], 1), _f(r["acc_micro_f1"], 1), r["source"]] for r in res["l2m"]])
     L += ["", "### Motion2Language", "",
-          "Label columns: % of captions that state the clip's label (training/caption_parse.py); BLEU, ROUGE-L, "
+          "Label columns: % of captions that state the clip's label (training/corpus/caption_parse.py); BLEU, ROUGE-L, "
           "CIDEr-D (x10) and MiniLM cosine (mean over references) against the references: the clip's captions "
           "2-6 in training wording, or all its held-out-wording captions. The upper bound is the clip's own first "
           "caption (never among its references).", ""]
@@ -520,7 +520,7 @@ def report(args, generators=()) -> dict:
     results. `generators`: extra Language2Motion rows, [(name, generate_fn, source)] as in l2m_rows."""
     from engine.head import assets_dir, load_head
     from engine.tokenizer import MotionTokenizer
-    from .evaluator import Evaluator, WEIGHTS_FILE
+    from training.eval.evaluator import Evaluator, WEIGHTS_FILE
     t_start, seed, quiet = time.time(), args.seed, args.quiet
     say = (lambda m: None) if quiet else \
         (lambda m: print(f"[tdmm eval {time.time() - t_start:5.0f} s] {m}", file=sys.stderr))

@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from training.caption_parse import descriptor_entry, reads_as_state
+from training.corpus.caption_parse import descriptor_entry, reads_as_state
 
 # Subject phrases the corpus may draw from (captions accept any string).
 SUBJECTS = ("a young woman", "an old man", "a child", "a middle-aged man", "a teenage girl",

@@ -31,7 +31,7 @@ import numpy as np
 
 from engine.clip import ClipError, MotionClip, clip_from_arrays, load_clip
 
-from .labels import SPLITS, check_labels
+from training.corpus.labels import SPLITS, check_labels
 
 # Split of a clip whose JSONL line has none: sha256 of the id, first 8 hex
 # digits as an integer, modulo 100: 0-89 train, 90-94 val, 95-99 test.
@@ -89,7 +89,7 @@ def check_record(rec, where: str, shard: bool = False) -> dict:
         try:
             check_labels(rec["labels"])
         except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise DatasetError(f"{where}: bad 'labels' (schema in training/labels.py): {err}") from None
+            raise DatasetError(f"{where}: bad 'labels' (schema in training/corpus/labels.py): {err}") from None
     if shard:
         if not isinstance(rec.get("shard"), (int, str)) or isinstance(rec.get("shard"), bool):
             raise DatasetError(f"{where}: 'shard' must be a shard number or file name, got {rec.get('shard')!r}")

@@ -4,7 +4,7 @@ Each descriptor is written in FACS action units (AUs, Ekman & Friesen) and
 translated to the ARKit expression channels of our default head through one
 AU -> channel map (`AU_CHANNELS`), so that every recipe is principled and a
 fix to the map fixes every face that uses that AU. Recipes are given at the
-apex of a *strong* expression; `training.motion` scales them per intensity.
+apex of a *strong* expression; `training.corpus.motion` scales them per intensity.
 
 Notation of a recipe string: space-separated `AU:weight` items, e.g.
 `"6:.8 12:1 25:.6"` (cheek raiser, lip corner puller, lips part). `12R:.7`
@@ -533,7 +533,7 @@ def by_name(name: str) -> Descriptor:
     except KeyError:
         import difflib
         close = difflib.get_close_matches(name, list(_BY_NAME), n=5)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see training.lexicon.LEXICON"
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see training.corpus.lexicon.LEXICON"
         raise KeyError(f"no descriptor called {name!r}{hint}") from None
 
 

@@ -12,7 +12,7 @@ phrases and a few windowed rules, no model.
 Order matters and is fixed: subject words, times, micro-events, head motion and
 talking are read first (so "looks down" is a head motion even though "down" is also
 a sadness word), then intensity words, then emotion phrases from the lexicon
-(training.lexicon when importable) and FAMILY_WORDS, then cue words and tempo.
+(training.corpus.lexicon when importable) and FAMILY_WORDS, then cue words and tempo.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ FAMILY_WORDS = {
     "awe": ("awe", "awed", "wonder", "awestruck"),
     "playfulness": ("playfulness", "playful", "mischief", "cheekiness", "impish"),
 }
-# Used only when training.lexicon is missing or lacks the name.
+# Used only when training.corpus.lexicon is missing or lacks the name.
 FALLBACK_DESCRIPTORS = {"grin": "joy", "beam": "joy", "pout": "sadness", "sulk": "sadness",
                         "smirk": "contempt", "sneer": "disgust", "scowl": "anger", "wince": "pain",
                         "squint": "concentration", "gasp": "surprise"}
@@ -139,7 +139,7 @@ def _stems(*words) -> frozenset:
 # ---------------------------------------------------------------- the lexicon, if any
 def _lexicon():
     try:
-        from training import lexicon
+        from training.corpus import lexicon
         return lexicon
     except Exception:                      # missing, or mid-edit by its author
         return None
