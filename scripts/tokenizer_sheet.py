@@ -25,7 +25,7 @@ from engine.flame import FlameLayer  # noqa: E402
 from engine.head import load_head  # noqa: E402
 from engine.tokenizer import load_tokenizer  # noqa: E402
 from training.corpus.synth import split_of, synth_clip  # noqa: E402
-from training.train.vq import face_head  # noqa: E402
+from engine.head_regions import face_head  # noqa: E402
 
 
 def pick_clips(families: list[str], seed: int = 0):

@@ -1,6 +1,6 @@
 """Build a rigged FLAME-layout head in the scene: armature + skinned mesh.
 
-Conventions (see shared/DESIGN.md):
+Conventions (docs/ARCHITECTURE.md, "The head"):
 - Clip values stay in FLAME's frame (metres, y up, face looks +z, x = the
   character's left). The ARMATURE OBJECT carries the conversion to Blender's
   z-up world: rotation_euler = (pi/2, 0, 0) maps FLAME +y (up) to Blender +z

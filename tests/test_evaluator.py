@@ -183,21 +183,28 @@ def _args(corpus, out, cfg_path, **kw):
     return p.parse_args(argv)
 
 
+def _rows(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
 def test_training_loss_goes_down(corpus, tmp_path):
     from training.train.evaluator import run
     cfg_path = tmp_path / "tiny.json"
     cfg_path.write_text(json.dumps({"model": {**TINY, "d_model": 48, "d_ff": 96, "n_heads": 4, "embed_dim": 32, "max_frames": 64},
-                                    "train": {"warmup": 3, "log_every": 1, "eval_every": 15}}))
+                                    "train": {"warmup": 3, "log_every": 1, "val_every": 15}}))
     out = tmp_path / "ck"
     assert run(_args(corpus, out, cfg_path, steps=30, batch_size=16, lr=2e-3, seed=0)) == 0
-    log = json.loads((out / "train_log.json").read_text())
-    losses = [r["loss"] for r in log["curve"]]
+    log, val = _rows(out / "log.jsonl"), _rows(out / "val.jsonl")
+    losses = [r["loss"] for r in log]
     assert len(losses) == 30 and all(map(math.isfinite, losses))
     assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5]), losses
-    assert [v["step"] for v in log["val"]] == [15, 30]
-    assert {"t2m_R@1", "t2m_R@3", "m2t_R@1", "m2t_R@3", "acc_family"} <= set(log["val"][-1])
-    m = load(out)
+    assert [v["step"] for v in val] == [15, 30]
+    assert {"t2m_R@1", "t2m_R@3", "m2t_R@1", "m2t_R@3", "acc_family"} <= set(val[-1])
+    final = json.loads((out / "final.json").read_text())
+    assert final["best_metric"] == "t2m_R@3" and final["best_step"] in (15, 30) and final["steps"] == 30
+    m = load(out / "best")
     assert m.cfg.feat_dim == feature_dim(len(m.cfg.expr_names)) and m.cfg.families
+    assert m.meta["step"] == final["best_step"] and m.meta["dtype"] == "float16"
     from training.data.motion_data import load_motion_arrays
     arr = load_motion_arrays(corpus, "train", max_clips=8)
     z = m.embed_motion(arr.features(), arr.lengths)
@@ -207,7 +214,18 @@ def test_training_loss_goes_down(corpus, tmp_path):
     # same seed -> same curve (CPU); a wall-clock cap ends a long run early (warm-up lr does not depend on it)
     out2 = tmp_path / "ck2"
     run(_args(corpus, out2, cfg_path, steps=100000, batch_size=16, lr=2e-3, seed=0, max_minutes=0.001))
-    log2 = json.loads((out2 / "train_log.json").read_text())
-    assert log2["stopped_by_time"] and 1 <= log2["steps"] < 100000 and (out2 / "model.safetensors").is_file()
-    n = min(3, log2["steps"])
-    assert [r["loss"] for r in log2["curve"][:n]] == losses[:n]
+    final2 = json.loads((out2 / "final.json").read_text())
+    assert final2["stopped_by_time"] and 1 <= final2["steps"] < 100000 and (out2 / "best.safetensors").is_file()
+    log2 = _rows(out2 / "log.jsonl")
+    n = min(3, final2["steps"])
+    assert [r["loss"] for r in log2[:n]] == losses[:n]
+
+    # resume: stopped at step 10 of 30, continued to 30 at the uninterrupted run's learning rates
+    out3 = tmp_path / "ck3"
+    run(_args(corpus, out3, cfg_path, steps=30, batch_size=16, lr=2e-3, seed=0, stop_at=10))
+    assert [r["step"] for r in _rows(out3 / "log.jsonl")] == list(range(1, 11))
+    run(_args(corpus, out3, cfg_path, steps=30, batch_size=16, lr=2e-3, seed=0, resume=out3 / "last"))
+    log3 = _rows(out3 / "log.jsonl")
+    assert [r["step"] for r in log3] == list(range(1, 31))
+    assert [r["lr"] for r in log3] == [r["lr"] for r in log]
+    assert [r["loss"] for r in log3[:10]] == losses[:10]

@@ -15,7 +15,8 @@ from engine.head import load_head
 from engine.tokenizer import load_tokenizer
 from training.eval.metrics import r_precision
 from training.corpus.synth import split_of, synth_clip
-from training.train.vq import evaluate, face_head
+from engine.head_regions import face_head
+from training.eval.tokenizer_eval import evaluate
 
 
 def heldout_clips(n, splits=("test", "test_heldout_combo"), seed=0):

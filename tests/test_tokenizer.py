@@ -202,7 +202,8 @@ def test_save_load_round_trip(tmp_path):
 def test_loss_vertices_are_exact_vertices_of_the_head():
     from engine.flame import FlameLayer
     from engine.head import PARTS
-    from training.train.vq import TrainConfig, face_region, loss_vertices, sub_head
+    from engine.head_regions import face_region, sub_head
+    from training.train.vq import TrainConfig, loss_vertices
 
     head = make_tiny_head(num_expr=4, seed=3)
     flame = FlameLayer(head).double()
@@ -272,7 +273,8 @@ def test_streamed_val_metrics_match_shared_metrics():
     from engine.features import features_to_params
     from engine.flame import FlameLayer
     from training.eval.metrics import vertex_errors
-    from training.train.vq import evaluate, face_head
+    from engine.head_regions import face_head
+    from training.eval.tokenizer_eval import evaluate
 
     torch.manual_seed(0)
     head = make_tiny_head()
@@ -289,22 +291,27 @@ def test_streamed_val_metrics_match_shared_metrics():
     assert abs(res["vertex_mean_mm"] - ref["mean_mm"]) < 1e-3 * ref["mean_mm"]
     assert abs(res["vertex_p95_mm"] - ref["p95_mm"]) < (2e-3 if ref["p95_mm"] < 50 else 1.0)   # 1 um / 1 mm bins
     # The fine histogram path (errors under 50 mm), against numpy's percentile.
-    from training.train.vq import _quantile
+    from training.eval.tokenizer_eval import _quantile
     err = torch.rand(100000, dtype=torch.float64) ** 2 * 3.0
     q = _quantile(torch.histc(err, bins=50000, min=0, max=50.0), 0.95, 50.0, err.numel())
     assert abs(q - float(np.percentile(err.numpy(), 95))) < 2e-3
     assert abs(res["expr_mae"] - float((ea - eb).abs().mean())) < 1e-5
 
 
-def _train_args(tmp_path, data, head, **kw):
+def _train_args(tmp_path, data, head, *flags, cfg_over=None):
+    """Parsed `tdmm train vq` arguments for a tiny CPU run writing tmp_path/run."""
+    import argparse
+
+    from training.train.vq import add_arguments
     cfg = {"model": {"width": 32, "depth": 1, "codebook_size": 32, "code_dim": 16},
            "train": {"steps": 60, "batch_size": 16, "crop": 32, "lr": 2e-3, "warmup": 5, "val_every": 30,
-                     "log_every": 5, "loss_face_vertices": 20, "loss_other_vertices": 4}}
+                     "log_every": 5, "loss_face_vertices": 20, "loss_other_vertices": 4, **(cfg_over or {})}}
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    base = dict(data=str(data), out=str(tmp_path / "run"), config=str(tmp_path / "cfg.json"), resume=None,
-                device="cpu", head=str(head), no_vertex_loss=False, steps=None, seed=None, max_clips=None,
-                eval=None, split="val")
-    return Namespace(**{**base, **kw})
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return p.parse_args(["--data", str(data), "--out", str(tmp_path / "run"), "--config", str(tmp_path / "cfg.json"),
+                         "--device", "cpu", "--head", str(head), "--quiet", *map(str, flags)])
 
 
 @pytest.fixture(scope="module")
@@ -316,36 +323,123 @@ def tiny_data(tmp_path_factory):
     return root / "data", root / "head.safetensors"
 
 
-def test_tiny_training_run_loss_goes_down_and_resumes(tmp_path, tiny_data):
+def _log(run):
+    return [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_tiny_training_run_loss_goes_down(tmp_path, tiny_data):
     from training.train.vq import train
 
     data, head = tiny_data
     final = train(_train_args(tmp_path, data, head))
     run = tmp_path / "run"
-    log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    log = _log(run)
     first, last = np.mean([r["loss"] for r in log[:2]]), np.mean([r["loss"] for r in log[-2:]])
     assert last < 0.7 * first, (first, last)
     assert "vertex" in log[0] and final["vertex_mean_mm"] > 0 and 0 < final["code_usage"] <= 1
-    for name in ("best.safetensors", "best.json", "last.safetensors", "last.optim.safetensors", "final.json"):
+    assert final["steps"] == 60 and final["best_step"] in (30, 60) and final["world_size"] == 1
+    for name in ("best.safetensors", "best.json", "last.safetensors", "last.json", "last.optim.safetensors",
+                 "last.state.json", "final.json", "config.json"):
         assert (run / name).exists(), name
-    assert len((run / "val.jsonl").read_text().splitlines()) == 2
-    # Resume: continues at step 60 up to 80, from the saved optimizer and EMA state.
-    train(_train_args(tmp_path, data, head, resume=str(run / "last.safetensors"), steps=80))
-    log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
-    assert log[-1]["step"] == 79 and min(r["step"] for r in log if r["step"] >= 60) == 60
+    assert [json.loads(x)["step"] for x in (run / "val.jsonl").read_text().splitlines()] == [30, 60]
     ship = MotionTokenizer.load(run / "best")
     assert ship.cfg.expr_names == make_tiny_head().expr_names
 
 
-def test_param_only_run_and_token_agreement(tmp_path, tiny_data):
+def test_resume_continues_at_the_step_with_the_same_learning_rate(tmp_path, tiny_data):
+    """A run stopped at step 30 of 60 and resumed logs steps 31..60 at the learning rates of an
+    uninterrupted run, from the saved optimizer and EMA state."""
     from training.train.vq import train
-    from training.eval.vq_compare import compare
 
     data, head = tiny_data
-    train(_train_args(tmp_path, data, head, no_vertex_loss=True, steps=20))
-    log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    train(_train_args(tmp_path / "full", data, head, cfg_over={"log_every": 1}))
+    full = {r["step"]: r["lr"] for r in _log(tmp_path / "full" / "run")}
+    args = _train_args(tmp_path / "split", data, head, "--stop-at", 30, cfg_over={"log_every": 1})
+    first = train(args)
+    run = tmp_path / "split" / "run"
+    assert first["steps"] == 30 and first["stopped_at_step_cap"]
+    assert [r["step"] for r in _log(run)] == list(range(1, 31))
+    assert json.loads((run / "last.state.json").read_text())["step"] == 30
+    args.resume, args.stop_at = str(run / "last"), None
+    second = train(args)
+    log = _log(run)
+    assert [r["step"] for r in log] == list(range(1, 61)) and second["steps"] == 60
+    assert [r["lr"] for r in log] == [full[s] for s in range(1, 61)]
+    assert MotionTokenizer.load(run / "last").meta["step"] == 60
+
+
+def test_param_only_run(tmp_path, tiny_data):
+    from training.train.vq import train
+
+    data, head = tiny_data
+    train(_train_args(tmp_path, data, head, "--no-vertex-loss", "--steps", 20))
+    log = _log(tmp_path / "run")
     assert "vertex" not in log[0] and "param" in log[0]
-    ckpt = tmp_path / "run" / "best.safetensors"
-    res = compare([ckpt, ckpt], data, split="val", head_path=head, threshold_mm=1e9, max_pairs=200)
-    # The same model against itself: every pair is 'alike', agreement is the model's own.
-    assert res["pairs"] > 0 and res["models"][0]["agreement"] == res["models"][1]["agreement"]
+    assert json.loads((tmp_path / "run" / "final.json").read_text())["vertex_loss"] is False
+
+
+# -- vq_compare: agreement on a known answer ------------------------------------------------------
+def test_vq_compare_agreement_known_answer(tmp_path):
+    """Clips made of 4-frame windows, each one of four still faces plus a little noise. With the pose
+    at zero a vertex moves by exprdirs @ expr exactly, so which windows are 'alike' at 1 mm is known
+    by construction: the same face in two clips. compare's pairs and each model's agreement (level 0,
+    all levels, far-in-parameters half) must equal what the models' own tokens give on those pairs."""
+    from engine.head_regions import face_region
+    from training.eval.vq_compare import compare
+
+    head = make_tiny_head()
+    save_head(head, tmp_path / "head")
+    faces = np.array([[0, 0, 0, 0], [1.5, 0, 0, 0], [0, 1.5, 0, 0], [0, 0, 1.5, 1.5]], np.float32)
+    N, P, w, noise = 10, 6, 4, 0.002
+    rng = np.random.default_rng(0)
+    face_id = rng.integers(0, len(faces), (N, P))                        # [clip, window]
+    (tmp_path / "data" / "clips").mkdir(parents=True)
+    lines, feats = [], []
+    for c in range(N):
+        expr = (np.repeat(faces[face_id[c]], w, axis=0) + rng.uniform(-noise, noise, (P * w, 4))).astype(np.float32)
+        pose = np.zeros((P * w, 5, 3), np.float32)
+        MotionClip(pose=pose, expr=expr, expr_names=NAMES, fps=25.0).save(tmp_path / "data" / "clips" / f"c{c}.npz")
+        lines.append(json.dumps({"id": f"c{c}", "split": "test", "captions": ["a face"]}))
+        feats.append(params_to_features(pose, expr))
+    (tmp_path / "data" / "captions.jsonl").write_text("\n".join(lines) + "\n")
+    feats, lengths = torch.from_numpy(np.stack(feats).astype(np.float32)), torch.full((N,), P * w)
+
+    # The construction holds: two different faces are >= 40 mm apart somewhere on the face region,
+    # two noisy copies of one face stay well within 1 mm everywhere.
+    E = head.exprdirs[face_region(head)].astype(np.float64) * 1000.0              # [V,3,K] mm per unit
+    apart = min(np.linalg.norm(E @ (faces[a] - faces[b]), axis=1).max() for a in range(4) for b in range(a))
+    jitter = np.linalg.norm(E, ord=2, axis=(1, 2)).max() * np.linalg.norm(np.full(4, 2 * noise))
+    assert apart > 40 and jitter < 0.5
+
+    ckpts = []
+    for seed, levels in ((0, 1), (1, 2)):                               # two different tokenizers
+        torch.manual_seed(seed)
+        m = MotionTokenizer(small_cfg(codebook_size=16, code_dim=8, levels=levels))
+        m.train()
+        m(feats, lengths)                                               # seed the codebooks from these faces
+        m.eval()
+        ckpts.append(m.save(tmp_path / f"vq{seed}"))
+    res = compare(ckpts, tmp_path / "data", split="test", head_path=tmp_path / "head.safetensors",
+                  threshold_mm=1.0, device="cpu")
+
+    # The known answer: segments in clip-major order; alike = same face, different clips.
+    seg_clip, seg_face = np.repeat(np.arange(N), P), face_id.reshape(-1)
+    i, j = np.triu_indices(N * P, 1)
+    keep = (seg_face[i] == seg_face[j]) & (seg_clip[i] != seg_clip[j])
+    i, j = i[keep], j[keep]
+    assert res["segments"] == N * P and res["pairs"] == len(i) > 100
+    segf = feats.reshape(N * P, -1)
+    pdist = (segf[i] - segf[j]).norm(dim=-1).numpy()
+    far = pdist >= np.sort(pdist)[(len(pdist) - 1) // 2]                 # upper half (torch's lower median)
+    got = []
+    for ck, r in zip(ckpts, res["models"]):
+        tok = MotionTokenizer.load(ck).encode(feats, lengths).reshape(N * P, -1).numpy()   # [S,R]
+        eq = tok[i] == tok[j]
+        want = {"agreement": eq[:, 0].mean(), "agreement_all_levels": eq.all(1).mean(),
+                "agreement_far_params": eq[far, 0].mean()}
+        assert 0.05 < want["agreement"] < 0.95, want                    # neither all nor none: a real test
+        for key, value in want.items():
+            assert r[key] == pytest.approx(value, abs=1e-6), (ck.name, key, r[key], value)
+        got.append(want)
+    assert got[0]["agreement"] != got[1]["agreement"]                   # each model is measured on its own tokens
+    assert got[1]["agreement_all_levels"] < got[1]["agreement"]         # residual level 2 splits some pairs

@@ -63,6 +63,12 @@ def load_motion_arrays(root, split: str | None = None, max_clips: int | None = N
     return pad_clips(clips, root, max_frames)
 
 
+def load_split_features(root, split: str, max_clips: int | None = None, progress: bool = False):
+    """(features [N,T,D] float32, lengths [N] int64, expr_names, fps, ids) of one split."""
+    a = load_motion_arrays(root, split, max_clips=max_clips, progress=progress)
+    return a.features(), a.lengths, list(a.expr_names), a.fps, list(a.ids)
+
+
 def pad_clips(clips: list, root, max_frames: int | None = None) -> MotionArrays:
     """MotionClips of one dataset (`root`, named in errors) -> padded arrays; clips longer than
     max_frames are cut. Channel names and frame rate must agree across clips (one head, one rate)."""
@@ -84,6 +90,7 @@ def pad_clips(clips: list, root, max_frames: int | None = None) -> MotionArrays:
     return MotionArrays(pose, expr, lengths, names, float(fps),
                         [c.meta.get("id") for c in clips], [c.meta.get("labels") for c in clips],
                         [list(c.text) for c in clips])
+
 
 def feature_stats(feats: np.ndarray, lengths: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean/std over the valid frames of [N,T,D] features (float64 sums, chunk by

@@ -54,11 +54,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.device import pick_device
 from engine.features import features_to_params, params_to_features
 from training.eval.metrics import (as_numpy, bleu, caption_label_correctness, channel_mae, cider, codebook_usage, diversity,
                       embedding_similarity, frechet_distance, l2_expr_pose, label_accuracy, label_value,
                       minilm_sentence_encoder, mm_dist, pose_error_deg, r_precision, retrieval_ranks, rouge_l,
                       vertex_errors)
+from training.baselines.l2m import baseline_generators, random_tokens_generator
+from training.baselines.retrieval_captioner import nearest_captions
 from training.data.motion_data import EmptySplitError, MotionArrays, pad_clips
 from training.eval.report_plots import plot_confusion, plot_curves, plot_family_bars, plot_tsne, read_curves
 
@@ -236,57 +239,6 @@ def l2m_rows(generate_fn, ev, sets: list[EvalSet], name: str, source: str, seed:
     return rows
 
 
-def baseline_generators(sets: list[EvalSet], pool: MotionArrays, seed: int) -> list:
-    """[(name, generate_fn, source)]: the ground truth, a random train clip per query (drawn by the
-    seed, whole, at its own length) and the train mean motion (`mean_features` of the pool)."""
-    def gt(a):
-        return lambda caps, lens: ([a.pose[i, :a.lengths[i]] for i in range(len(a))],
-                                   [a.expr[i, :a.lengths[i]] for i in range(len(a))])
-
-    def random_clip(caps, lens):
-        rng = np.random.default_rng([seed, len(lens)])          # same draw for the same set size
-        donor = rng.choice(len(pool), len(lens), replace=len(pool) < len(lens))
-        return [pool.pose[j, :pool.lengths[j]] for j in donor], [pool.expr[j, :pool.lengths[j]] for j in donor]
-
-    mean_pose, mean_expr = features_to_params(mean_features(pool), len(pool.expr_names))
-
-    def mean_motion(caps, lens):
-        idx = np.minimum(np.arange(int(lens.max())), len(mean_pose) - 1)        # hold the last frame
-        return (np.broadcast_to(mean_pose[idx], (len(lens),) + mean_pose[idx].shape),
-                np.broadcast_to(mean_expr[idx], (len(lens),) + mean_expr[idx].shape))
-
-    return [("ground truth (upper bound)", {s.name: gt(s.arrays) for s in sets}, "the set's own motion"),
-            ("random train clip (lower bound)", random_clip, f"{len(pool)} train clips"),
-            ("train mean motion (lower bound)", mean_motion, f"mean of {len(pool)} train clips")]
-
-
-def random_tokens_generator(tok, seed: int, chunk: int = 64):
-    """Uniform random codes of a tokenizer, decoded: what its codebook alone gives."""
-    K = len(tok.cfg.expr_names)
-
-    def fn(caps, lens):
-        g = torch.Generator().manual_seed(seed)
-        T = int(lens.max())
-        N = -(-T // tok.cfg.downsample)
-        shape = (len(lens), N) + ((tok.cfg.levels,) if tok.cfg.levels > 1 else ())
-        codes = torch.randint(0, tok.cfg.codebook_size, shape, generator=g)
-        dev = next(tok.parameters()).device
-        feats = np.zeros((len(lens), T, tok.cfg.dim), np.float32)
-        for s in range(0, len(lens), chunk):
-            ln = torch.as_tensor(lens[s:s + chunk], device=dev)
-            f = tok.decode(codes[s:s + chunk].to(dev), ln).float().cpu().numpy()
-            feats[s:s + chunk, :f.shape[1]] = f
-        return features_to_params(feats, K)
-    return fn
-
-
-def mean_features(a: MotionArrays) -> np.ndarray:
-    """[T,D] mean feature sequence: frame t averaged over the clips that have a frame t."""
-    f = a.features()
-    valid = (np.arange(f.shape[1])[None, :] < a.lengths[:, None])[..., None]
-    return (f * valid).sum(0) / np.maximum(valid.sum(0), 1)
-
-
 # -- Motion2Language ---------------------------------------------------------------------------------
 class CachedEncoder:
     """The metrics' MiniLM sentence encoder, embedding each distinct sentence once (references
@@ -312,12 +264,12 @@ def caption_row(name: str, s: EvalSet, candidates: list, encoder, source: str) -
 
 
 def m2l_rows(sets: list[EvalSet], pool: MotionArrays, pool_emb: np.ndarray, encoder, source: str) -> list[dict]:
-    """Nearest-neighbour retrieval captioner and the reference-caption upper bound, per set."""
+    """Nearest-neighbour retrieval captioner (training/baselines/retrieval_captioner.py) and the
+    reference-caption upper bound, per set."""
     rows = []
     for s in sets:
-        nearest = (s.motion_emb @ pool_emb.T).argmax(1)
         rows.append(caption_row("nearest train clip (evaluator embedding)", s,
-                                [pool.captions[j][0] for j in nearest], encoder, source))
+                                nearest_captions(s.motion_emb, pool_emb, pool.captions), encoder, source))
         rows.append(caption_row("reference caption (upper bound)", s, s.candidates, encoder, "the clip's 1st caption"))
     return rows
 
@@ -326,7 +278,7 @@ def m2l_rows(sets: list[EvalSet], pool: MotionArrays, pool_emb: np.ndarray, enco
 def face_flame(head):
     """(FlameLayer on the face region + joint vertices, number of face vertices first, note)."""
     from engine.flame import FlameLayer
-    from training.train.vq import face_head, face_region
+    from engine.head_regions import face_head, face_region
     n_face = int(face_region(head).sum())
     if n_face == 0:
         return FlameLayer(head), head.num_vertices, f"whole head ({head.num_vertices} vertices; no face region)"
@@ -525,7 +477,7 @@ def report(args, generators=()) -> dict:
     say = (lambda m: None) if quiet else \
         (lambda m: print(f"[tdmm eval {time.time() - t_start:5.0f} s] {m}", file=sys.stderr))
     torch.manual_seed(seed)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    device = str(pick_device(args.device))
     ev_path = Path(args.evaluator) if args.evaluator else assets_dir() / "eval" / "evaluator"
     ev = Evaluator.load(ev_path, device)
     tokenizers = []

@@ -81,22 +81,35 @@ def plot_family_bars(panels: list, families: list, path: Path) -> None:
     plt.close(fig)
 
 
+def run_logs(checkpoint) -> tuple[list, list]:
+    """(training rows, validation rows) of the run a checkpoint sits in: the training loop's
+    log.jsonl / val.jsonl beside it (a checkpoint folder, or a stem such as runs/vq/best), or
+    an evaluator's train_log.json ({"curve": [...], "val": [...]}) from before the shared loop."""
+    path = Path(checkpoint)
+    folder = path if path.is_dir() else path.parent
+    rows = lambda f: [json.loads(x) for x in (folder / f).read_text().splitlines() if x.strip()] \
+        if (folder / f).is_file() else []
+    if rows("log.jsonl") or rows("val.jsonl"):
+        return rows("log.jsonl"), rows("val.jsonl")
+    if (folder / "train_log.json").is_file():
+        d = json.loads((folder / "train_log.json").read_text())
+        return d.get("curve", []), d.get("val", [])
+    return [], []
+
+
 def read_curves(evaluator_path, tokenizer_paths) -> list:
-    """[(title, train rows, val rows, train keys, val keys)] from the JSON logs beside checkpoints:
-    the evaluator's train_log.json ({"curve": [...], "val": [...]}) and train_vq's log.jsonl / val.jsonl."""
+    """[(title, train rows, val rows, train keys, val keys)] from the logs of the runs the
+    checkpoints come from (run_logs), evaluator first."""
     found = []
-    log = Path(evaluator_path) / "train_log.json"
-    if log.is_file():
-        d = json.loads(log.read_text())
-        found.append((f"evaluator ({evaluator_path})", d.get("curve", []), d.get("val", []),
-                      ("loss", "nce", "cls"), ("t2m_R@1", "m2t_R@1", "acc_family")))
+    train, val = run_logs(evaluator_path)
+    if train or val:
+        found.append((f"evaluator ({evaluator_path})", train, val, ("loss", "nce", "cls"),
+                      ("t2m_R@1", "m2t_R@1", "acc_family")))
     for name, path in tokenizer_paths:
-        folder = Path(path).parent
-        rows = lambda f: [json.loads(x) for x in (folder / f).read_text().splitlines() if x.strip()] \
-            if (folder / f).is_file() else []
-        if rows("log.jsonl") or rows("val.jsonl"):
-            found.append((f"tokenizer {name} ({folder})", rows("log.jsonl"), rows("val.jsonl"),
-                          ("loss", "vertex", "param"), ("vertex_mean_mm", "vertex_p95_mm")))
+        train, val = run_logs(path)
+        if train or val:
+            found.append((f"tokenizer {name} ({Path(path).parent})", train, val, ("loss", "vertex", "param"),
+                          ("vertex_mean_mm", "vertex_p95_mm")))
     return found
 
 

@@ -34,7 +34,8 @@ from engine.flame import FlameLayer
 from engine.head import load_head
 from engine.tokenizer import MotionTokenizer
 
-from training.train.vq import face_region, load_split, sub_head_with_joints
+from engine.head_regions import face_region, sub_head_with_joints
+from training.data.motion_data import load_split_features
 
 
 def segment_geometry(feats: torch.Tensor, lengths: torch.Tensor, flame: FlameLayer, num_pts: int, window: int,
@@ -101,7 +102,7 @@ def compare(checkpoints, data, split: str = "test", head_path=None, threshold_mm
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
     models = [MotionTokenizer.load(c, dev) for c in checkpoints]
-    feats, lengths, names, fps, _ = load_split(data, split, max_clips)
+    feats, lengths, names, fps, _ = load_split_features(data, split, max_clips)
     for c, m in zip(checkpoints, models):
         if list(m.cfg.expr_names) != names:
             raise ValueError(f"{c} was trained on other expression channels than {data} has")

@@ -47,6 +47,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from engine.device import pick_device
 from engine.files import write_weights_and_config
 
 FINAL_RESERVE_S = 15.0          # kept back from max_minutes for the last validation and the saves
@@ -177,11 +178,7 @@ def runtime(arg: str | None = "auto") -> Runtime:
         torch.cuda.set_device(local)
         torch.distributed.init_process_group("nccl")
         return _cuda_defaults(Runtime(torch.device("cuda", local), rank, world))
-    if arg == "auto":
-        arg = "cuda" if torch.cuda.is_available() else "cpu"
-    if arg.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {arg}: this machine has no CUDA GPU; use --device cpu")
-    return _cuda_defaults(Runtime(torch.device(arg)))
+    return _cuda_defaults(Runtime(pick_device(arg)))
 
 
 def _cuda_defaults(rt: Runtime) -> Runtime:

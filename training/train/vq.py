@@ -41,7 +41,7 @@ from engine.flame import FlameLayer
 from engine.head import HeadModel, load_head
 from engine.head_regions import face_head, face_region, sub_head_with_joints, with_gaze_points
 from engine.tokenizer import MotionTokenizer, VQConfig
-from training.data.motion_data import EmptySplitError, feature_stats, load_motion_arrays
+from training.data.motion_data import EmptySplitError, feature_stats, load_split_features
 from training.eval.tokenizer_eval import evaluate
 from training.train import loop
 
@@ -103,12 +103,6 @@ def loss_vertices(head: HeadModel, cfg: TrainConfig) -> tuple[HeadModel, np.ndar
 
 
 # -- data -------------------------------------------------------------------------------------
-def load_split(root, split: str, max_clips: int | None = None, progress: bool = False):
-    """(features [N,T,D] float32, lengths [N] int64, expr_names, fps, ids) of one split."""
-    a = load_motion_arrays(root, split, max_clips=max_clips, progress=progress)
-    return a.features(), a.lengths, list(a.expr_names), a.fps, list(a.ids)
-
-
 def sample_batch(feats: torch.Tensor, lengths: torch.Tensor, batch: int, crop: int, gen: torch.Generator):
     """Random crops: (x [B,crop,D], valid [B,crop]); clips shorter than crop repeat their last frame."""
     dev = feats.device
@@ -251,11 +245,11 @@ def train(args) -> dict:
         tcfg.vertex_loss = False
     say = print if rt.main else (lambda *a: None)
 
-    feats, lengths, names, fps, _ = load_split(args.data, "train", args.max_clips, progress=rt.main and not args.quiet)
+    feats, lengths, names, fps, _ = load_split_features(args.data, "train", args.max_clips, progress=rt.main and not args.quiet)
     try:
         # The whole val split is read once: its first val_clips clips validate during training,
         # all of them judge the final checkpoint.
-        all_vfeats, all_vlengths, vnames, _, _ = load_split(args.data, "val")
+        all_vfeats, all_vlengths, vnames, _, _ = load_split_features(args.data, "val")
         if vnames != names:
             raise ValueError("the val split has other expression channels than the train split")
         vfeats, vlengths = all_vfeats[:tcfg.val_clips], all_vlengths[:tcfg.val_clips]
@@ -294,7 +288,7 @@ def train(args) -> dict:
 def eval_checkpoint(args) -> dict:
     rt = loop.runtime(args.device)
     model = MotionTokenizer.load(args.eval, rt.device)
-    feats, lengths, names, fps, _ = load_split(args.data, args.split, args.max_clips)
+    feats, lengths, names, fps, _ = load_split_features(args.data, args.split, args.max_clips)
     if names != list(model.cfg.expr_names):
         raise ValueError(f"{args.eval} was trained on other expression channels than {args.data} has")
     fhead, num_face = face_head(load_head(args.head))
