@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import bpy  # noqa: E402
 
 from engine.clip import MotionClip  # noqa: E402
-from engine.head import HeadModel, JOINT_NAMES, default_head_path, load_head  # noqa: E402
+from engine.head import JOINT_NAMES, HeadModel, default_head_path, load_head  # noqa: E402
 from engine.rotation import axis_angle_to_quat, quat_continuity  # noqa: E402
 from tdmm_blender import keys, rig  # noqa: E402
 

@@ -24,9 +24,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.clip import MotionClip                                     # noqa: E402
-from engine.features import params_to_features                          # noqa: E402
-from engine.head import load_head                                       # noqa: E402
+from engine.clip import MotionClip  # noqa: E402
+from engine.features import params_to_features  # noqa: E402
+from engine.head import load_head  # noqa: E402
 from engine.tokenizer import MotionTokenizer, VQConfig, load_tokenizer  # noqa: E402
 
 
@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     if args.random or (args.checkpoint is None and not (Path(__file__).resolve().parent.parent
                                                           / "assets/vq/tokenizer.safetensors").exists()):
         torch.manual_seed(0)
-        model, source = MotionTokenizer(VQConfig(expr_names=load_head().expr_names, levels=args.levels)).eval(), "random"
+        model = MotionTokenizer(VQConfig(expr_names=load_head().expr_names, levels=args.levels)).eval()
+        source = "random"
     else:
         model = load_tokenizer(args.checkpoint)
         source = str(args.checkpoint or "assets/vq/tokenizer")
@@ -81,8 +82,9 @@ def main(argv=None) -> int:
                                                               if n.endswith("codebook"))
     res.update(model=source, frames=T, tokens=list(tokens.shape[1:]), params_m=round(params / 1e6, 2),
                threads=args.threads, runs=args.runs, cpu=platform.processor() or platform.machine(),
-               torch=torch.__version__, config={k: getattr(cfg, k) for k in
-                                                ("width", "depth", "downsample", "codebook_size", "code_dim", "levels")})
+               torch=torch.__version__,
+               config={k: getattr(cfg, k)
+                       for k in ("width", "depth", "downsample", "codebook_size", "code_dim", "levels")})
     if args.json:
         print(json.dumps(res))
     else:

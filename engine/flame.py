@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .head import HeadModel, NUM_POSE_FEATURES
+from .head import NUM_POSE_FEATURES, HeadModel
 
 
 def axis_angle_to_matrix(rot: torch.Tensor) -> torch.Tensor:

@@ -165,7 +165,8 @@ def load_flame_pickle(path: str | os.PathLike) -> dict:
             f"{where}: not a readable FLAME model pickle; it is damaged, truncated or not a pickle "
             f"({type(e).__name__}: {e})") from e
     if not isinstance(data, dict):
-        raise FlamePickleError(f"{where}: a FLAME model pickle holds a dict of arrays, this one holds {type(data).__name__}")
+        raise FlamePickleError(
+            f"{where}: a FLAME model pickle holds a dict of arrays, this one holds {type(data).__name__}")
     return {str(k): _plain(v, str(k), where) for k, v in data.items()}
 
 

@@ -119,6 +119,7 @@ class TextEncoder:
 def export_half(dst, src: str | None = None) -> str:
     """Copy the MiniLM folder `src` (default: the package's) to `dst` with fp16 weights."""
     import shutil
+
     from safetensors.torch import load_file, save_file
     src = src or default_model_path()
     os.makedirs(dst, exist_ok=True)

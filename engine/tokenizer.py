@@ -465,7 +465,8 @@ class MotionTokenizer(nn.Module):
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if ".ema_" not in k]
         if missing or unexpected:
-            raise ValueError(f"{st}: weights do not fit the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
+            raise ValueError(f"{st}: weights do not fit the config "
+                             f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
         model.meta = doc.get("meta", {})
         return model.to(device).eval()
 

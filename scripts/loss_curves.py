@@ -35,6 +35,9 @@ CASES = {
     "evaluator_nodrop_nowarmup": ("evaluator", {"model": {**TINY_EVALUATOR, "dropout": 0.0},
                                                 "train": {"steps": 30, "batch_size": 16, "lr": 2e-3, "warmup": 0,
                                                           "log_every": 1, "val_every": 15}}, []),
+    "evaluator_nodrop": ("evaluator", {"model": {**TINY_EVALUATOR, "dropout": 0.0},
+                                       "train": {"steps": 30, "batch_size": 16, "lr": 2e-3, "warmup": 3,
+                                                 "log_every": 1, "val_every": 15}}, []),
     "evaluator_default": ("evaluator", {"model": TINY_EVALUATOR,
                                         "train": {"steps": 30, "batch_size": 16, "lr": 2e-3, "warmup": 3,
                                                   "log_every": 1, "val_every": 15}}, []),
@@ -49,7 +52,8 @@ def _tdmm(argv: list, env: dict) -> None:
 def _rows(run: Path) -> list:
     """Training log rows [{"step": steps done, "loss": ...}] of a run folder, either layout."""
     if (run / "train_log.json").is_file():                     # the evaluator before the shared loop
-        return [{"step": r["step"], "loss": r["loss"]} for r in json.loads((run / "train_log.json").read_text())["curve"]]
+        curve = json.loads((run / "train_log.json").read_text())["curve"]
+        return [{"step": r["step"], "loss": r["loss"]} for r in curve]
     rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if x.strip()]
     zero_based = rows[0]["step"] == 0
     return [{"step": r["step"] + zero_based, "loss": r["loss"]} for r in rows]
@@ -64,8 +68,8 @@ def run_all(out: Path) -> dict:
         for name, (model, cfg, flags) in CASES.items():
             (tmp / f"{name}.json").write_text(json.dumps(cfg))
             run = tmp / f"run_{name}"
-            argv = ["train", model, "--data", str(tmp / "corpus"), "--out", str(run), "--config", str(tmp / f"{name}.json"),
-                    "--device", "cpu", *flags]
+            argv = ["train", model, "--data", str(tmp / "corpus"), "--out", str(run),
+                    "--config", str(tmp / f"{name}.json"), "--device", "cpu", *flags]
             _tdmm(argv + (["--quiet"] if model == "evaluator" else []), env)
             res[name] = _rows(run)
     out.write_text(json.dumps(res, indent=1) + "\n")

@@ -23,9 +23,9 @@ from engine.clip import MotionClip  # noqa: E402
 from engine.features import features_to_params, params_to_features  # noqa: E402
 from engine.flame import FlameLayer  # noqa: E402
 from engine.head import load_head  # noqa: E402
+from engine.head_regions import face_head  # noqa: E402
 from engine.tokenizer import load_tokenizer  # noqa: E402
 from training.corpus.synth import split_of, synth_clip  # noqa: E402
-from engine.head_regions import face_head  # noqa: E402
 
 
 def pick_clips(families: list[str], seed: int = 0):

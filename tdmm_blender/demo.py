@@ -31,7 +31,8 @@ SHEET = [
                "noseSneerLeft": 0.35, "noseSneerRight": 0.35, "mouthRollLower": 0.3}, {}),  # AU4 + AU5 + AU7 + AU23
     ("disgust", {"noseSneerLeft": 1.0, "noseSneerRight": 1.0, "mouthUpperUpLeft": 0.9, "mouthUpperUpRight": 0.9,
                  "browDownLeft": 0.5, "browDownRight": 0.5, "cheekSquintLeft": 0.5, "cheekSquintRight": 0.5,
-                 "mouthFrownLeft": 0.5, "mouthFrownRight": 0.5, "mouthShrugLower": 0.6}, {}),  # AU9 + AU10 + AU15 + AU17
+                 "mouthFrownLeft": 0.5, "mouthFrownRight": 0.5, "mouthShrugLower": 0.6},
+     {}),                                                                        # AU9 + AU10 + AU15 + AU17
     ("fear", {"browInnerUp": 1.0, "browOuterUpLeft": 0.6, "browOuterUpRight": 0.6, "browDownLeft": 0.3,
               "browDownRight": 0.3, "eyeWideLeft": 1.0, "eyeWideRight": 1.0, "mouthStretchLeft": 0.9,
               "mouthStretchRight": 0.9}, {"jaw": (0.12, 0, 0), "neck": (-0.06, 0, 0)}),  # AU1+2+4+5+20+26

@@ -12,7 +12,7 @@ class VIEW3D_PT_tdmm(bpy.types.Panel):
     bl_category = "TDMM"
 
     def draw(self, context):
-        from . import rig    # cheap once loaded; keeps add-on enabling light
+        from . import rig  # cheap once loaded; keeps add-on enabling light
 
         layout = self.layout
         col = layout.column(align=True)

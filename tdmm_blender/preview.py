@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 import tempfile
+from pathlib import Path
 
 import bpy
 import numpy as np

@@ -309,7 +309,12 @@ def head_parts(obj) -> tuple[bpy.types.Object, bpy.types.Object] | None:
     """(armature, mesh) if `obj` is one of our heads (either object), else None."""
     if obj is None:
         return None
-    arm = obj if PROP_HEAD in obj.keys() else (obj.parent if obj.parent is not None and PROP_HEAD in obj.parent.keys() else None)
+    if PROP_HEAD in obj.keys():
+        arm = obj
+    elif obj.parent is not None and PROP_HEAD in obj.parent.keys():
+        arm = obj.parent
+    else:
+        arm = None
     if arm is None or arm.type != "ARMATURE":
         return None
     mesh = arm.get(PROP_MESH)

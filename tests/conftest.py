@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from engine.head import HeadModel, PARTS
+from engine.head import PARTS, HeadModel
 
 
 def make_tiny_head(num_expr: int = 4, seed: int = 0, with_posedirs: bool = True) -> HeadModel:

@@ -9,8 +9,15 @@ import pytest
 
 from training.corpus import caption_parse, captions
 from training.corpus.caption_parse import parse_caption, reads_as_state
-from training.corpus.captions import (BLINK_TYPES, SUBJECTS, TEMPLATES, caption_records, captions_for,
-                               qa_pairs, table_phrases)
+from training.corpus.captions import (
+    BLINK_TYPES,
+    SUBJECTS,
+    TEMPLATES,
+    caption_records,
+    captions_for,
+    qa_pairs,
+    table_phrases,
+)
 from training.corpus.labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS, TEMPOS, check_labels
 
 try:
@@ -260,7 +267,8 @@ def test_works_without_the_lexicon(monkeypatch):
     ("An old man keeps his head perfectly still with a hint of sadness, no blinking.",
      dict(family="sadness", intensity="subtle", head={"motion": "still", "count": None}, micro=[],
           negated=["blink"], subject="an old man")),
-    ("little girl, very happy, tilts her head to the left, sticks her tongue out, halfway through becomes extremely bored",
+    ("little girl, very happy, tilts her head to the left, sticks her tongue out, "
+     "halfway through becomes extremely bored",
      dict(family="joy", intensity="strong", head={"motion": "tilt_left", "count": None}, micro=["tongue_out"],
           transition=True, transition_frac=0.5, subject="little girl")),
     ("He doesn't move his head and isn't talking; a faint smirk.",

@@ -9,7 +9,7 @@ import pytest
 
 from engine.cli import main as tdmm
 from engine.clip import MotionClip
-from training.data.dataset import (ClipDataset, DatasetError, DatasetWarning, assign_split, natural_key)
+from training.data.dataset import ClipDataset, DatasetError, DatasetWarning, assign_split, natural_key
 from training.data.importers import REPORT_FILE, import_tracker
 
 

@@ -10,9 +10,9 @@ import torch
 
 from engine.features import feature_dim
 from engine.text_encoder import TextEncoder
-from training.eval.evaluator import (Evaluator, EvaluatorConfig, false_negative_mask, info_nce, label_targets,
-                                load)
 from training.corpus.labels import HEAD_MOTIONS, MICRO_EVENTS
+from training.eval.evaluator import Evaluator, EvaluatorConfig, false_negative_mask, info_nce, label_targets, load
+
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -190,8 +190,8 @@ def _rows(path):
 def test_training_loss_goes_down(corpus, tmp_path):
     from training.train.evaluator import run
     cfg_path = tmp_path / "tiny.json"
-    cfg_path.write_text(json.dumps({"model": {**TINY, "d_model": 48, "d_ff": 96, "n_heads": 4, "embed_dim": 32, "max_frames": 64},
-                                    "train": {"warmup": 3, "log_every": 1, "val_every": 15}}))
+    model = {**TINY, "d_model": 48, "d_ff": 96, "n_heads": 4, "embed_dim": 32, "max_frames": 64}
+    cfg_path.write_text(json.dumps({"model": model, "train": {"warmup": 3, "log_every": 1, "val_every": 15}}))
     out = tmp_path / "ck"
     assert run(_args(corpus, out, cfg_path, steps=30, batch_size=16, lr=2e-3, seed=0)) == 0
     log, val = _rows(out / "log.jsonl"), _rows(out / "val.jsonl")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import platform as _platform
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -74,7 +73,7 @@ def test_validator_is_strict_and_checks_tags(tmp_path):
 
 
 def test_blender_tool_found_without_importing_bpy():
-    code = ("import sys; from training import extension_build as eb; "
+    code = ("import sys; from training.build import extension_build as eb; "
             "p = eb.blender_ext_path(); assert p.is_file(), p; "
             "assert 'bpy' not in sys.modules; print(p)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from engine.flame import FlameLayer, axis_angle_to_matrix
-from engine.head import load_head, default_head_path
+from engine.head import default_head_path, load_head
+
 from conftest import make_tiny_head
 
 smplx = pytest.importorskip("smplx")

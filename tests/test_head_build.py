@@ -4,9 +4,8 @@ import pytest
 import torch
 
 from engine.flame import FlameLayer
-from engine.head import load_head, default_head_path, PARTS
-
-from training.build.head_build import build_head, JOINT_DRIVEN
+from engine.head import PARTS, default_head_path, load_head
+from training.build.head_build import JOINT_DRIVEN, build_head
 
 
 @pytest.fixture(scope="module")

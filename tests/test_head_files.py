@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_tiny_head
 from engine.flame_pickle import FlamePickleError, load_flame_pickle
 from engine.head import FLAME_EXPR_SPACE, HeadError, load_head, save_head
+
+from conftest import make_tiny_head
 
 
 # -- fakes of the classes FLAME files name -------------------------------------

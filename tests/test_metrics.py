@@ -6,10 +6,27 @@ import pytest
 
 from engine.rotation import axis_angle_to_quat, quat_to_axis_angle
 from training.corpus.labels import check_labels
-from training.eval.metrics import (bleu, caption_label_correctness, channel_mae, cider, codebook_usage, diversity,
-                              embedding_similarity, frechet_distance, gaussian_frechet, l2_expr_pose,
-                              label_accuracy, minilm_sentence_encoder, mm_dist, multimodality, pose_error_deg,
-                              r_precision, rouge_l, token_accuracy, vertex_errors)
+from training.eval.metrics import (
+    bleu,
+    caption_label_correctness,
+    channel_mae,
+    cider,
+    codebook_usage,
+    diversity,
+    embedding_similarity,
+    frechet_distance,
+    gaussian_frechet,
+    l2_expr_pose,
+    label_accuracy,
+    minilm_sentence_encoder,
+    mm_dist,
+    multimodality,
+    pose_error_deg,
+    r_precision,
+    rouge_l,
+    token_accuracy,
+    vertex_errors,
+)
 
 
 def lab(family="joy", descriptor="grin", intensity="mild", head="still", count=None, micro=(),
@@ -229,7 +246,7 @@ PERFECT = [
 
 
 def test_perfect_captions_score_100_and_wrong_ones_do_not():
-    caps, labels = [c for c, _ in PERFECT], [l for _, l in PERFECT]
+    caps, labels = [c for c, _ in PERFECT], [label for _, label in PERFECT]
     r = caption_label_correctness(caps, labels)
     assert all(v == 100.0 for k, v in r.items() if k != "n"), r
     wrong = ["A woman looks extremely sad, turns her head to the right and sticks her tongue out."] * len(labels)
@@ -243,10 +260,10 @@ def test_generated_reference_captions_score_100():
     labels = [lab("joy", "grin", "strong", "nod", 2, ("blink",)), lab("anger", "scowl", "subtle", "turn_left"),
               lab("contempt", "smirk", "extreme", "look_down", None, ("yawn", "lip_press"))]
     caps, truth = [], []
-    for i, l in enumerate(labels):
-        for c in captions.captions_for(l, np.random.default_rng(i)):
+    for i, label in enumerate(labels):
+        for c in captions.captions_for(label, np.random.default_rng(i)):
             caps.append(c)
-            truth.append(l)
+            truth.append(label)
     # Reference captions sometimes name only the family ("looks angry"), so the descriptor is left out.
     r = caption_label_correctness(caps, truth, keys=("family", "intensity", "head_motion", "head_count", "micro"))
     assert all(v == 100.0 for k, v in r.items() if k != "n"), r

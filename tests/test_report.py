@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from engine.features import feature_dim
-from training.eval.report import (MARK_BEGIN, MARK_END, baseline_generators, l2m_rows, load_clips, make_sets,
-                             motion_outputs, write_block)
+from training.baselines.l2m import baseline_generators
+from training.eval.report import MARK_BEGIN, MARK_END, l2m_rows, load_clips, make_sets, motion_outputs, write_block
 
 TINY = dict(d_model=32, n_layers=1, n_heads=2, d_ff=64, text_layers=1, embed_dim=16, dropout=0.0)
 OTHER = "# Results\n\nHand-written head section.\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n"
@@ -86,7 +86,8 @@ def test_eval_command_end_to_end(corpus, models, tmp_path):
     assert {"ground truth (upper bound)", "random train clip (lower bound)", "train mean motion (lower bound)",
             "random tokens (tiny)"} <= models_seen and len(res["l2m"]) == 4 * len(names)
     for r in res["l2m"]:
-        assert all(0 <= r[k] <= 1 for k in ("top1", "top2", "top3")) and r["fd"] >= 0
+        assert all(0 <= r[k] <= 1 for k in ("top1", "top2", "top3"))
+        assert np.isfinite(r["fd"]) and r["fd"] >= 0          # FD's own known answers: test_l2m_rows_known_answer
         assert all(0 <= r[f"acc_{k}"] <= 100 for k in ("family", "intensity", "head_motion"))
         assert r["set"] in names and r["source"]
         if r["model"].startswith("ground truth"):
@@ -134,6 +135,15 @@ def test_l2m_rows_known_answer(corpus):
     (gt_name, gt, _), (rnd_name, rnd, _), (mean_name, mean, _) = baseline_generators(sets, pool, 0)
     gt_row = l2m_rows(gt, ev, sets[:1], gt_name, "test")[0]
     assert gt_row["top1"] == 1.0 and gt_row["fd"] < 1e-6 and gt_row["mm_dist"] < 1e-5 and gt_row["l2"] == 0
+    # FD's known answer with its trace terms at work: every query gets the set's first clip, so the
+    # generated embeddings are one point (no spread) and FD = |mean - that point|^2 + total variance.
+    s = sets[0]
+    one = lambda caps, lens: ([s.arrays.pose[0, :s.arrays.lengths[0]]] * len(lens),
+                              [s.arrays.expr[0, :s.arrays.lengths[0]]] * len(lens))
+    fd = l2m_rows(one, ev, sets[:1], "one clip", "test")[0]["fd"]
+    real = s.motion_emb.astype(np.float64)
+    want = ((real.mean(0) - real[0]) ** 2).sum() + real.var(0, ddof=1).sum()
+    assert np.isfinite(fd) and want > 0.01 and fd == pytest.approx(want, rel=1e-4)
     rnd_row = l2m_rows(rnd, ev, sets[:1], rnd_name, "test")[0]
     assert rnd_row["top1"] < 0.5 and rnd_row["mm_dist"] > 0.1 and rnd_row["l2"] > 0
     mean_row = l2m_rows(mean, ev, sets[:1], mean_name, "test")[0]

@@ -18,11 +18,12 @@ bpy = pytest.importorskip("bpy")
 # package, which hides register() (`pip install -e .` again fixes that too).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conftest import make_tiny_head                         # noqa: E402
-from engine import rotation                                  # noqa: E402
-from engine.clip import MotionClip                           # noqa: E402
+from engine import rotation  # noqa: E402
+from engine.clip import MotionClip  # noqa: E402
 from engine.head import FLAME_PARENTS, JOINT_NAMES, save_head  # noqa: E402
-from tdmm_blender import keys, rig                            # noqa: E402
+from tdmm_blender import keys, rig  # noqa: E402
+
+from conftest import make_tiny_head  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -163,6 +164,15 @@ def test_round_trip_is_exact(scene_fps):
     head = make_tiny_head(num_expr=6)
     arm = rig.build_head_object(head)
     clip = random_clip(head, T=250, seed=1)
+    # The jaw spins steadily through angle pi about one axis. Stored as axis-angle
+    # with angle <= pi, the vector wraps from ~pi*axis to ~-pi*axis mid-clip, so the
+    # raw quaternions jump hemisphere there (w stays >= 0, xyz flips): without
+    # write_clip's sign fix the keyed quaternions would flip from q to about -q.
+    angle = np.linspace(np.pi - 0.5, np.pi + 0.5, 250)      # never exactly pi
+    axis = np.array([0.6, -0.8, 0.0])
+    clip.pose[:, 2] = np.where(angle[:, None] <= np.pi, angle[:, None], angle[:, None] - 2 * np.pi) * axis
+    raw = rotation.axis_angle_to_quat(clip.pose[:, 2])
+    assert np.einsum("ij,ij->i", raw[1:], raw[:-1]).min() < -0.99   # the motion does flip
     result = keys.write_clip(arm, clip, frame_start=10)
     assert result.frame_range == pytest.approx((10, 10 + 249 * scene_fps / 25))
     assert not result.dropped and not result.missing and not result.kept
@@ -179,9 +189,14 @@ def test_round_trip_is_exact(scene_fps):
     assert len(keys._assigned_fcurves(arm[rig.PROP_MESH].data.shape_keys)) == 6
     fc = fcurves[('pose.bones["jaw"].rotation_quaternion', 0)]
     assert len(fc.keyframe_points) == 250 and {k.interpolation for k in fc.keyframe_points} == {"LINEAR"}
-    q = np.stack([[k.co[1] for k in fcurves[('pose.bones["jaw"].rotation_quaternion', i)].keyframe_points]
-                  for i in range(4)], axis=1)
-    assert (np.einsum("ij,ij->i", q[1:], q[:-1]) >= 0).all()
+    for bone in JOINT_NAMES:
+        q = np.stack([[k.co[1] for k in fcurves[(f'pose.bones["{bone}"].rotation_quaternion', i)].keyframe_points]
+                      for i in range(4)], axis=1)
+        # Neighbouring keys of the steady spin are 1/249 rad apart: dot = cos(angle/2) ~ 1.
+        dots = np.einsum("ij,ij->i", q[1:], q[:-1])
+        assert dots.min() >= 0, f"{bone}: keyed quaternions flip sign (min dot {dots.min():.3f})"
+        if bone == "jaw":
+            assert dots.min() > 0.9999
 
 
 def test_existing_user_actions_are_kept():

@@ -12,10 +12,10 @@ import torch
 from engine.features import params_to_features
 from engine.flame import FlameLayer
 from engine.head import load_head
-from engine.tokenizer import load_tokenizer
-from training.eval.metrics import r_precision
-from training.corpus.synth import split_of, synth_clip
 from engine.head_regions import face_head
+from engine.tokenizer import load_tokenizer
+from training.corpus.synth import split_of, synth_clip
+from training.eval.metrics import r_precision
 from training.eval.tokenizer_eval import evaluate
 
 

@@ -2,7 +2,6 @@
 files, fast skinning and gaze points, streamed metrics, a tiny CPU training run with resume, and the
 vertex-loss comparison. The shipped model's quality gate is tests/test_shipped_models.py."""
 import json
-from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from engine.clip import MotionClip
 from engine.features import params_to_features
 from engine.head import save_head
 from engine.tokenizer import EMAQuantizer, MotionTokenizer, VQConfig, resample
+
 from conftest import make_tiny_head
 
 NAMES = [f"ch{i}" for i in range(4)]
@@ -272,8 +272,8 @@ def test_gaze_points_follow_the_eyes_only():
 def test_streamed_val_metrics_match_shared_metrics():
     from engine.features import features_to_params
     from engine.flame import FlameLayer
-    from training.eval.metrics import vertex_errors
     from engine.head_regions import face_head
+    from training.eval.metrics import vertex_errors
     from training.eval.tokenizer_eval import evaluate
 
     torch.manual_seed(0)

@@ -81,10 +81,10 @@ def _spawn_trainer(argv, nproc=2):
 
 
 def test_two_process_vq_training(tmp_path):
-    from test_tokenizer import write_dataset
+    from engine.head import save_head
 
     from conftest import make_tiny_head
-    from engine.head import save_head
+    from test_tokenizer import write_dataset
     head = make_tiny_head()
     save_head(head, tmp_path / "head")
     write_dataset(tmp_path / "data", head.expr_names)
@@ -106,8 +106,8 @@ def test_two_process_evaluator_training(tmp_path):
     build(tmp_path / "corpus", clips=64, seed=0, workers=1, progress=False)
     model = {"max_frames": 64, "d_model": 32, "n_layers": 1, "n_heads": 2, "d_ff": 64, "text_layers": 1,
              "embed_dim": 16, "text_max_tokens": 32}
-    (tmp_path / "cfg.json").write_text(json.dumps({"model": model, "train": {"steps": 20, "batch_size": 16, "lr": 2e-3,
-                                                                               "warmup": 2, "val_every": 10, "log_every": 2}}))
+    train = {"steps": 20, "batch_size": 16, "lr": 2e-3, "warmup": 2, "val_every": 10, "log_every": 2}
+    (tmp_path / "cfg.json").write_text(json.dumps({"model": model, "train": train}))
     _spawn_trainer(["train", "evaluator", "--data", str(tmp_path / "corpus"), "--out", str(tmp_path / "run"),
                     "--config", str(tmp_path / "cfg.json"), "--device", "cpu", "--quiet"])
     final = json.loads((tmp_path / "run" / "final.json").read_text())

@@ -10,9 +10,10 @@ from engine.features import features_to_params
 from training.data.motion_data import MotionArrays
 
 
-def baseline_generators(sets: list[EvalSet], pool: MotionArrays, seed: int) -> list:
-    """[(name, generate_fn, source)]: the ground truth, a random train clip per query (drawn by the
-    seed, whole, at its own length) and the train mean motion (`mean_features` of the pool)."""
+def baseline_generators(sets: list, pool: MotionArrays, seed: int) -> list:
+    """sets (report.EvalSet: name, arrays) -> [(name, generate_fn, source)]: the ground truth, a
+    random train clip per query (drawn by the seed, whole, at its own length) and the train mean
+    motion (`mean_features` of the pool)."""
     def gt(a):
         return lambda caps, lens: ([a.pose[i, :a.lengths[i]] for i in range(len(a))],
                                    [a.expr[i, :a.lengths[i]] for i in range(len(a))])

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.head import HeadModel, PARTS, default_head_path, save_head, load_head
+from engine.head import PARTS, HeadModel, default_head_path, load_head, save_head
 
 DM_TO_M = 0.1
 # ARKit channels that FLAME's joints carry instead of blendshapes.
@@ -260,7 +260,8 @@ def build_head(data_dir: Path | None = None) -> tuple[HeadModel, BuildReport]:
     J_reg = np.zeros((5, len(v)))
     for j in range(3):
         cand = np.flatnonzero(still)
-        near = cand[np.argsort(np.linalg.norm(v[cand] - joints[j], axis=1))[:24]]
+        # stable: mirror vertices tie in distance, and the fastest sort breaks ties by CPU
+        near = cand[np.argsort(np.linalg.norm(v[cand] - joints[j], axis=1), kind="stable")[:24]]
         J_reg[j, near] = _affine_regressor(v[near], joints[j])
     for j, mask in ((3, is_l), (4, is_r)):
         J_reg[j, mask] = 1.0 / mask.sum()

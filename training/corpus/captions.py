@@ -157,7 +157,8 @@ _LINK_CLAUSE = ("{T}, {pos} expression shifts to {b}.", "{T}, it gives way to {b
 PHRASE_TABLES = {"intensity_adj": _INT_ADJ, "intensity_adv": _INT_ADV, "intensity_quant": _INT_QUANT,
                  "family": {f: a + n for f, (a, n) in _FAM.items()}, "head_vp": _HEAD_VP, "head_np": _HEAD_NP,
                  "micro_vp": _MICRO_VP, "micro_np": _MICRO_NP, "talk": {"vp": _TALK_VP, "np": _TALK_NP},
-                 "tempo": {**{f"{k}_adv": v for k, v in _TEMPO_ADV.items()}, **{f"{k}_np": v for k, v in _TEMPO_NP.items()}},
+                 "tempo": {**{f"{k}_adv": v for k, v in _TEMPO_ADV.items()},
+                           **{f"{k}_np": v for k, v in _TEMPO_NP.items()}},
                  "links": {"np": _LINK_NP, "clause": _LINK_CLAUSE}}
 
 

@@ -21,7 +21,6 @@ from functools import lru_cache
 import numpy as np
 
 from engine.clip import MotionClip
-
 from training.corpus.lexicon import FAMILIES, by_name
 
 # Intensity -> a position on one 0..1 effort scale; recipes are written at 'strong'.

@@ -359,7 +359,8 @@ train/val/test (chosen by a hash of its name; {len(card['heldout_combos'])} pair
 card.json `heldout_combos`): clips with such a pair, as main state or transition target, form
 `test_heldout_combo`. Of the other (descriptor, intensity, head motion) combinations,
 {VAL_FRACTION:.0%} go to val and {TEST_FRACTION:.0%} to test, whole. Captions of the test splits
-also carry `captions_heldout`: the caption module's held-out templates and synonyms, for measuring generalisation to unseen wording.
+also carry `captions_heldout`: the caption module's held-out templates and synonyms, for measuring \
+generalisation to unseen wording.
 
 {table('split', 'Split')}
 ![histograms](histograms.png)

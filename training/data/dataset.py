@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from engine.clip import ClipError, MotionClip, clip_from_arrays, load_clip
-
 from training.corpus.labels import SPLITS, check_labels
 
 # Split of a clip whose JSONL line has none: sha256 of the id, first 8 hex

@@ -19,8 +19,8 @@ renamed into place at the end, so an interrupted import leaves no DIR at all
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import sys
 import uuid
@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from engine.clip import KEY_SPELLINGS, ClipError, ClipWarning, clip_from_arrays
-
 from training.data.dataset import CAPTIONS_FILE, CLIPS_DIR, DatasetError, natural_key, read_jsonl_index
 
 # Keys holding one value for the whole clip, not one per frame (all their spellings).

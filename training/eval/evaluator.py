@@ -42,7 +42,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from engine.files import write_weights_and_config
-
 from training.corpus.labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS
 
 VERSION = "tdmm-evaluator-1"

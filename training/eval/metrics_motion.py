@@ -315,7 +315,8 @@ def label_accuracy(pred_labels, true_labels, keys=CLASSIFIER_KEYS) -> dict:
     GPT-4 score) as plain classification accuracy. "micro" needs the exact set of event
     types; "micro_f1" is the micro-averaged F1 (percent) of event types over clips;
     "head_count" is scored only on clips whose true head motion has a count (nod/shake)
-    (motion and count must both match) and is NaN when there are none. `pred_labels` is a list of dicts or a dict of columns.
+    (motion and count must both match) and is NaN when there are none. `pred_labels` is a list
+    of dicts or a dict of columns.
     Returns {key: percent, ..., "n": number of clips}."""
     if isinstance(pred_labels, dict):                 # columns -> rows
         cols = {k: list(v) for k, v in pred_labels.items()}

@@ -61,7 +61,7 @@ def caption_label_correctness(captions, labels, keys=CAPTION_KEYS) -> dict:
     needs the right motion and count, on nod/shake clips only; micro needs exactly the
     labelled set of micro-event types; transition, whether a change of state is stated.
     Returns {key: percent, ..., "n"} as `label_accuracy`."""
-    from training.corpus.caption_parse import parse_caption     # lazily: the parser loads the lexicon
+    from training.corpus.caption_parse import parse_caption  # lazily: the parser loads the lexicon
     if len(captions) != len(labels):
         raise ValueError(f"{len(captions)} captions for {len(labels)} label sets")
     preds = []

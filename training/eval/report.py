@@ -56,13 +56,30 @@ import torch
 
 from engine.device import pick_device
 from engine.features import features_to_params, params_to_features
-from training.eval.metrics import (as_numpy, bleu, caption_label_correctness, channel_mae, cider, codebook_usage, diversity,
-                      embedding_similarity, frechet_distance, l2_expr_pose, label_accuracy, label_value,
-                      minilm_sentence_encoder, mm_dist, pose_error_deg, r_precision, retrieval_ranks, rouge_l,
-                      vertex_errors)
 from training.baselines.l2m import baseline_generators, random_tokens_generator
 from training.baselines.retrieval_captioner import nearest_captions
 from training.data.motion_data import EmptySplitError, MotionArrays, pad_clips
+from training.eval.metrics import (
+    as_numpy,
+    bleu,
+    caption_label_correctness,
+    channel_mae,
+    cider,
+    codebook_usage,
+    diversity,
+    embedding_similarity,
+    frechet_distance,
+    l2_expr_pose,
+    label_accuracy,
+    label_value,
+    minilm_sentence_encoder,
+    mm_dist,
+    pose_error_deg,
+    r_precision,
+    retrieval_ranks,
+    rouge_l,
+    vertex_errors,
+)
 from training.eval.report_plots import plot_confusion, plot_curves, plot_family_bars, plot_tsne, read_curves
 
 MARK_BEGIN, MARK_END = "<!-- tdmm eval: begin -->", "<!-- tdmm eval: end -->"
@@ -472,7 +489,7 @@ def report(args, generators=()) -> dict:
     results. `generators`: extra Language2Motion rows, [(name, generate_fn, source)] as in l2m_rows."""
     from engine.head import assets_dir, load_head
     from engine.tokenizer import MotionTokenizer
-    from training.eval.evaluator import Evaluator, WEIGHTS_FILE
+    from training.eval.evaluator import WEIGHTS_FILE, Evaluator
     t_start, seed, quiet = time.time(), args.seed, args.quiet
     say = (lambda m: None) if quiet else \
         (lambda m: print(f"[tdmm eval {time.time() - t_start:5.0f} s] {m}", file=sys.stderr))

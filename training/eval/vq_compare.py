@@ -32,9 +32,8 @@ import torch
 from engine.features import features_to_params
 from engine.flame import FlameLayer
 from engine.head import load_head
-from engine.tokenizer import MotionTokenizer
-
 from engine.head_regions import face_region, sub_head_with_joints
+from engine.tokenizer import MotionTokenizer
 from training.data.motion_data import load_split_features
 
 

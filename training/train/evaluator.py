@@ -32,7 +32,6 @@ at batch 256 for the 4-layer model, ~14 GB of GPU memory.
 """
 from __future__ import annotations
 
-import json
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass

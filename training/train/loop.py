@@ -199,6 +199,19 @@ def _broadcast_state(model: torch.nn.Module) -> None:
         torch.distributed.broadcast(t, 0)
 
 
+def _out_of_time(mine: bool, step: int, rt: Runtime, every: int = 10) -> bool:
+    """Has the time budget run out? One process: its own clock, at no cost. Several: rank 0's
+    clock decides for all, asked every `every` steps (a broadcast waits for the GPU, which
+    stalls the step pipeline if done every step), so that every rank stops at the same step."""
+    if rt.world == 1:
+        return mine
+    if step % every:
+        return False
+    flag = torch.tensor([int(mine)], dtype=torch.int32, device=rt.device)
+    torch.distributed.broadcast(flag, 0)
+    return bool(flag.item())
+
+
 def _average_gradients(params: list, world: int) -> None:
     """Mean gradient over ranks, in one flat all-reduce (a parameter without a gradient this
     step counts as zero, so every rank sends the same sizes)."""
@@ -279,8 +292,8 @@ def _save_optimizer(stem: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
         for p in group["params"]:
             for k, v in opt.state.get(p, {}).items():
                 tensors[f"{names[id(p)]}/{k}"] = v.detach().cpu().float().reshape(v.shape).contiguous()
-    write_weights_and_config(stem.with_name(stem.name + ".optim.safetensors"), stem.with_name(stem.name + ".state.json"),
-                             lambda f: save_file(tensors, f), state)
+    write_weights_and_config(stem.with_name(stem.name + ".optim.safetensors"),
+                             stem.with_name(stem.name + ".state.json"), lambda f: save_file(tensors, f), state)
 
 
 def _load_optimizer(stem: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
@@ -373,11 +386,7 @@ def fit(task: Task, cfg: LoopConfig, out, rt: Runtime, run_info: dict | None = N
         acc_n += 1
         step += 1
         if budget is not None:
-            # every rank stops at the same step: rank 0's clock decides
-            stop = torch.tensor([time.time() - t_train >= budget], dtype=torch.int32, device=device)
-            if rt.world > 1:
-                torch.distributed.broadcast(stop, 0)
-            by_time = bool(stop.item()) and step < end
+            by_time = _out_of_time(time.time() - t_train >= budget, step, rt) and step < end
         done = step >= end or by_time
         if bar is not None:
             bar.update(1)
@@ -414,8 +423,9 @@ def fit(task: Task, cfg: LoopConfig, out, rt: Runtime, run_info: dict | None = N
     final = {}
     if rt.main:
         model.eval()
+        capped = bool(cfg.stop_at) and end < cfg.steps and step >= end
         final = {**task.final(out / "best"), "steps": step, "steps_planned": cfg.steps,
-                 "stopped_by_time": by_time, "stopped_at_step_cap": bool(cfg.stop_at) and end < cfg.steps and step >= end,
+                 "stopped_by_time": by_time, "stopped_at_step_cap": capped,
                  "best_step": best_step, "best_metric": task.best_metric, "best_value": best,
                  "train_s": round(time.time() - t_train, 1), "wall_s": round(time.time() - t_start, 1),
                  "steps_per_s": round((step - start) / max(time.time() - t_train, 1e-9), 2), "world_size": rt.world}

@@ -159,8 +159,8 @@ def compute_losses(model: MotionTokenizer, out: torch.Tensor, x: torch.Tensor, v
     parts = {
         "param": _masked_mean((on - xn).abs(), vf),
         "vel": _masked_mean(((on[:, 1:] - on[:, :-1]) - (xn[:, 1:] - xn[:, :-1])).abs(), v1.float()),
-        "acc": _masked_mean(((on[:, 2:] - 2 * on[:, 1:-1] + on[:, :-2]) - (xn[:, 2:] - 2 * xn[:, 1:-1] + xn[:, :-2])).abs(),
-                            v2.float()),
+        "acc": _masked_mean(((on[:, 2:] - 2 * on[:, 1:-1] + on[:, :-2])
+                             - (xn[:, 2:] - 2 * xn[:, 1:-1] + xn[:, :-2])).abs(), v2.float()),
         "commit": commit,
     }
     total = cfg.w_param * parts["param"] + cfg.w_vel * parts["vel"] + cfg.w_acc * parts["acc"] + cfg.w_commit * commit
@@ -245,7 +245,8 @@ def train(args) -> dict:
         tcfg.vertex_loss = False
     say = print if rt.main else (lambda *a: None)
 
-    feats, lengths, names, fps, _ = load_split_features(args.data, "train", args.max_clips, progress=rt.main and not args.quiet)
+    feats, lengths, names, fps, _ = load_split_features(args.data, "train", args.max_clips,
+                                                        progress=rt.main and not args.quiet)
     try:
         # The whole val split is read once: its first val_clips clips validate during training,
         # all of them judge the final checkpoint.
