@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
 from .head import JOINT_NAMES
+from .safe_io import read_npz
 
 NUM_JOINTS = len(JOINT_NAMES)
 MAX_EXPR = 10.0          # |expr| above this is a broken fit, not a face
@@ -33,7 +35,7 @@ _PI_TOLERANCE = 1e-5
 FILE_KEYS = ("pose", "expr", "transl", "expr_names", "fps", "text", "meta")
 
 
-class ClipError(ValueError):
+class ClipError(InputError):
     """A clip is malformed, or a clip file cannot be read or written."""
 
 
@@ -184,8 +186,6 @@ class MotionClip:
 def load_clip(path: str | os.PathLike) -> MotionClip:
     """Read a clip .npz: ours, or a FLAME tracker's (see `KEY_SPELLINGS`). Never unpickles."""
     path = Path(path)
-    if not path.is_file():
-        raise ClipError(f"clip file {path} does not exist")
     return clip_from_arrays(_read_npz(path), source=str(path))
 
 
@@ -305,26 +305,11 @@ def clip_from_arrays(arrays: dict, source: str = "clip") -> MotionClip:
 
 def _read_npz(path: Path) -> dict:
     try:
-        z = np.load(path, allow_pickle=False)
-    except ValueError:
-        # numpy only says this for files that are neither npz nor npy.
-        raise ClipError(f"{path}: not an .npz archive (a Python pickle or another format?); clip files are "
-                        "never unpickled, since that can run code: save plain arrays with numpy.savez") from None
-    except Exception as e:                  # truncated zip, unreadable file ...
-        raise ClipError(f"cannot read clip file {path}: {e}") from None
-    if not hasattr(z, "files"):
-        raise ClipError(f"{path}: holds a single array (.npy); a clip file is an .npz of named arrays")
-    arrays = {}
-    with z:
-        for key in z.files:
-            try:
-                arrays[key] = z[key]
-            except ValueError:
-                raise ClipError(f"{path}: key '{key}' is a pickled object array; clip files are never unpickled, "
-                                "since that can run code: store it as a numeric or string array") from None
-            except Exception as e:
-                raise ClipError(f"{path}: key '{key}' cannot be read: {e}") from None
-    return arrays
+        return read_npz(path, "clip file")
+    except ClipError:
+        raise
+    except InputError as e:
+        raise ClipError(str(e)) from None
 
 
 # -- small helpers ----------------------------------------------------------------

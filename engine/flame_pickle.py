@@ -167,7 +167,10 @@ def load_flame_pickle(path: str | os.PathLike) -> dict:
     if not isinstance(data, dict):
         raise FlamePickleError(
             f"{where}: a FLAME model pickle holds a dict of arrays, this one holds {type(data).__name__}")
-    return {str(k): _plain(v, str(k), where) for k, v in data.items()}
+    try:
+        return {str(k): _plain(v, str(k), where) for k, v in data.items()}
+    except RecursionError:
+        raise FlamePickleError(f"{where}: its values nest too deeply to be a FLAME model's arrays") from None
 
 
 def _plain(value, key: str, where: str):

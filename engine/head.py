@@ -15,14 +15,15 @@ Files we read:
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
 from .files import write_weights_and_config
+from .safe_io import input_file, read_json, read_npz
 
 JOINT_NAMES = ("global", "neck", "jaw", "eye_left", "eye_right")
 FLAME_PARENTS = np.array([-1, 0, 1, 1, 1], dtype=np.int64)
@@ -34,7 +35,7 @@ NUM_POSE_FEATURES = 4 * 9    # (R - I) of the 4 non-root joints
 PARTS = ("skin", "eyes", "teeth", "tongue")
 
 
-class HeadError(ValueError):
+class HeadError(InputError):
     """A head file is missing, malformed or not a FLAME-format model."""
 
 
@@ -124,7 +125,13 @@ class HeadModel:
                    if k not in arrays]
         if missing:
             raise HeadError(f"{source}: not a FLAME-format model, missing {', '.join(missing)}")
+        bad = [k for k in ("v_template", "shapedirs", "posedirs", "weights", "f") if not _numeric(arrays[k])]
+        if bad:
+            raise HeadError(f"{source}: {', '.join(bad)} must be numeric arrays (found "
+                            f"{', '.join(type(arrays[k]).__name__ for k in bad)}); not a FLAME-format model")
         v = np.asarray(arrays["v_template"], np.float32)
+        if v.ndim != 2 or v.shape[1] != 3 or not len(v):
+            raise HeadError(f"{source}: v_template has shape {list(v.shape)}, expected [V,3] vertex positions")
         sd = np.asarray(arrays["shapedirs"], np.float32)
         if sd.ndim != 3 or sd.shape[:2] != v.shape:
             raise HeadError(f"{source}: shapedirs has shape {list(sd.shape)}, expected [{v.shape[0]},3,N]")
@@ -154,6 +161,16 @@ class HeadModel:
         return head.validate()
 
 
+def _numeric(x) -> bool:
+    """An array of numbers (not strings, objects or ragged lists); sparse matrices count."""
+    if hasattr(x, "toarray"):
+        return True
+    try:
+        return np.asarray(x).dtype.kind in "biuf"
+    except (ValueError, TypeError, RecursionError):
+        return False
+
+
 # -- files --------------------------------------------------------------------
 _ARRAYS = ("v_template", "shapedirs", "exprdirs", "posedirs", "J_regressor", "weights", "faces")
 
@@ -179,38 +196,68 @@ def save_head(head: HeadModel, path: str | os.PathLike, dtype=np.float32) -> Non
                              lambda f: save_file(tensors, f), config)
 
 
+MAX_SAFETENSORS_HEADER = 100 * 2 ** 20
+
+
 def _load_safetensors(path: Path) -> HeadModel:
     from safetensors.numpy import load_file
 
     cfg_path = path.with_suffix(".json")
     if not cfg_path.exists():
         raise HeadError(f"{path}: the JSON config {cfg_path.name} must sit beside the weights")
-    cfg = json.loads(cfg_path.read_text())
-    t = load_file(str(path))
+    cfg = read_json(cfg_path, "head config")
+    names = cfg.get("expr_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise HeadError(f"head config {cfg_path}: 'expr_names' must be a list of channel names"
+                        + ("" if "expr_names" in cfg else ", and it is missing"))
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+    n = int.from_bytes(head, "little") if len(head) == 8 else -1
+    if n < 2 or n > min(size - 8, MAX_SAFETENSORS_HEADER):
+        raise HeadError(f"head file {path}: not a safetensors file (its header claims {n} bytes, the file has "
+                        f"{size}); rebuild it with `tdmm head build` or give another head")
+    try:
+        t = load_file(str(path))
+    except Exception as e:                  # noqa: BLE001 -- safetensors' own error type is not public
+        raise HeadError(f"head file {path}: damaged safetensors file ({e})") from None
     missing = [k for k in _ARRAYS if k not in t]
     if missing:
         raise HeadError(f"{path}: not a tdmm head, missing arrays {', '.join(missing)}")
+    K = t["exprdirs"].shape[-1] if t["exprdirs"].ndim == 3 else -1
+    if len(names) != K:
+        raise HeadError(f"head config {cfg_path}: lists {len(names)} expression names, but {path.name} holds "
+                        f"{K} expression channels; the two files do not belong together")
     meta = {k: v for k, v in cfg.items() if k not in ("format", "joint_names", "parents", "expr_names", "parts")}
     return HeadModel(
         v_template=t["v_template"].astype(np.float32), shapedirs=t["shapedirs"].astype(np.float32),
         exprdirs=t["exprdirs"].astype(np.float32), posedirs=t["posedirs"].astype(np.float32),
         J_regressor=t["J_regressor"].astype(np.float32), weights=t["weights"].astype(np.float32),
-        faces=t["faces"].astype(np.int32), expr_names=list(cfg["expr_names"]),
+        faces=t["faces"].astype(np.int32), expr_names=list(names),
         vertex_part=t.get("vertex_part"), vertex_color=t.get("vertex_color"), meta=meta,
     ).validate()
 
 
 def load_head(path: str | os.PathLike | None = None) -> HeadModel:
-    """Load a head: ours (.safetensors), FLAME .npz, or FLAME .pkl. None = default head."""
+    """Load a head: ours (.safetensors), FLAME .npz, or FLAME .pkl. None = default head.
+    Every problem is a HeadError that names the file."""
     path = Path(path) if path is not None else default_head_path()
-    if not path.exists():
-        raise HeadError(f"head file {path} does not exist")
+    try:
+        return _load_head(input_file(path, "head file"))
+    except HeadError as e:
+        if str(path) in str(e):
+            raise
+        raise HeadError(f"head file {path}: {e}") from None
+    except InputError as e:                             # from the readers: a HeadError to the caller
+        raise HeadError(str(e) if str(path) in str(e) else f"head file {path}: {e}") from None
+
+
+def _load_head(path: Path) -> HeadModel:
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
         return _load_safetensors(path)
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        arrays = read_npz(path, "head file")
         names = [str(n) for n in arrays.pop("expr_names")] if "expr_names" in arrays else None
         return HeadModel.from_flame_arrays(arrays, str(path), expr_names=names)
     if suffix == ".pkl":

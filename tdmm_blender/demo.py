@@ -44,12 +44,16 @@ SHEET = [
 JOINT = {"global": [0], "neck": [1], "jaw": [2], "eyes": [3, 4]}
 
 
-def face_frame(expr_names, channels: dict, joints: dict):
-    """One frame (pose [5,3], expr [K]) from a recipe; unknown channels are an error."""
+def face_frame(expr_names, channels: dict, joints: dict, dropped: set | None = None):
+    """One frame (pose [5,3], expr [K]) from a recipe. Channels the head lacks (a FLAME head has
+    exp000.. instead of ARKit names) are left out and added to `dropped`; the joints always apply."""
     expr = np.zeros(len(expr_names), np.float32)
     for name, value in channels.items():
         if name not in expr_names:
-            raise ValueError(f"recipe channel '{name}' is not a channel of this head")
+            if dropped is None:
+                raise ValueError(f"recipe channel '{name}' is not a channel of this head")
+            dropped.add(name)
+            continue
         expr[expr_names.index(name)] = value
     pose = np.zeros((5, 3), np.float32)
     for joint, rot in joints.items():
@@ -57,8 +61,8 @@ def face_frame(expr_names, channels: dict, joints: dict):
     return pose, expr
 
 
-def sheet_clip(expr_names, fps: float = 25.0):
-    frames = [face_frame(expr_names, ch, jo) for _, ch, jo in SHEET]
+def sheet_clip(expr_names, fps: float = 25.0, dropped: set | None = None):
+    frames = [face_frame(expr_names, ch, jo, dropped) for _, ch, jo in SHEET]
     return engine.clip.MotionClip(pose=np.stack([f[0] for f in frames]), expr=np.stack([f[1] for f in frames]),
                                   expr_names=list(expr_names), fps=fps, text=[n for n, _, _ in SHEET]).validate()
 
@@ -68,11 +72,12 @@ def _ease(x):
     return x * x * (3 - 2 * x)
 
 
-def demo_clip(expr_names, fps: float = 25.0, seconds: float = 6.0):
-    """Neutral -> joy with a double nod and blinks -> surprise, as a clip."""
+def demo_clip(expr_names, fps: float = 25.0, seconds: float = 6.0, dropped: set | None = None):
+    """Neutral -> joy with a double nod and blinks -> surprise, as a clip (channels the head
+    lacks go to `dropped`, see face_frame)."""
     T = int(seconds * fps)
     t = np.arange(T) / fps
-    recipes = {n: face_frame(expr_names, ch, jo) for n, ch, jo in SHEET}
+    recipes = {n: face_frame(expr_names, ch, jo, dropped) for n, ch, jo in SHEET}
     joy, surprise = recipes["joy"], recipes["surprise"]
     w_joy = _ease((t - 0.5) / 0.8) * (1 - _ease((t - 3.4) / 0.5))
     w_sur = _ease((t - 3.6) / 0.4)
@@ -83,6 +88,10 @@ def demo_clip(expr_names, fps: float = 25.0, seconds: float = 6.0):
     for start in (1.0, 2.7, 5.2):                       # blinks: 0.25 s close-open
         b = np.clip(1 - np.abs(t - start - 0.125) / 0.125, 0, 1)
         for side in ("eyeBlinkLeft", "eyeBlinkRight"):
+            if side not in expr_names:
+                if dropped is not None:
+                    dropped.add(side)
+                continue
             expr[:, expr_names.index(side)] = np.maximum(expr[:, expr_names.index(side)], b)
     return engine.clip.MotionClip(pose=pose.astype(np.float32), expr=expr.astype(np.float32),
                                   expr_names=list(expr_names), fps=fps,
@@ -90,29 +99,55 @@ def demo_clip(expr_names, fps: float = 25.0, seconds: float = 6.0):
 
 
 def run_demo(out_blend: str | None, sheet_png: str | None, head_path: str | None = None) -> None:
+    output_path = engine.safe_io.output_path
+    # Outputs and the head are checked before Blender starts any work.
+    out = output_path(out_blend, "--out", suffixes=(".blend",)) if out_blend else None
+    sheet = output_path(sheet_png, "--sheet", suffixes=(".png",)) if sheet_png else None
+    head = engine.head.load_head(head_path)
+    dropped: set = set()
+    sheet_frames = sheet_clip(head.expr_names, dropped=dropped)
+    clip = demo_clip(head.expr_names, dropped=dropped)
+    if dropped:
+        print(f"note: the head has none of the ARKit channels {', '.join(sorted(dropped))}: the demo leaves them "
+              f"out and keeps the rest ({head.num_expr} channels of its own, and the jaw, eye and head joints)")
+
     import bpy
 
     from . import keys, preview, rig
 
-    head = engine.head.load_head(head_path)
-    if sheet_png:
-        preview.render_head_sheet(head, sheet_clip(head.expr_names), [n for n, _, _ in SHEET], sheet_png)
-        print(f"wrote {sheet_png}")
-    if out_blend:
+    if sheet:
+        preview.render_head_sheet(head, sheet_frames, [n for n, _, _ in SHEET], str(sheet))
+        print(f"wrote {sheet}")
+    if out:
         bpy.ops.wm.read_factory_settings(use_empty=True)
         scene = bpy.context.scene
         arm = rig.build_head_object(head)
-        clip = demo_clip(head.expr_names)
         scene.render.fps, scene.render.fps_base = int(clip.fps), 1.0
         result = keys.write_clip(arm, clip, name="demo: smile, nod, surprise", frame_start=1, scene=scene)
         scene.frame_start, scene.frame_end = 1, clip.num_frames
         preview.setup_studio(scene, arm, size=720, samples=32)
-        out = Path(out_blend).resolve()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.stem + ".tmp.blend")
-        bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True)
-        os.replace(tmp, out)
+        _save_blend(bpy, out.resolve())
         print(f"wrote {out}: {result.message()}")
+
+
+def _save_blend(bpy, out: Path) -> None:
+    """Save through a temporary name beside `out`; nothing new is left behind if that fails."""
+    made = [d for d in [out.parent, *out.parent.parents] if not d.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}.blend")
+    try:
+        bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True)
+        if not tmp.is_file():
+            raise OSError(f"{out}: Blender did not write the file")
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        for d in made:                               # innermost first, while empty
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def _cmd_demo(args) -> int:

@@ -53,6 +53,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.safe_io import input_file
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFEST_NAME = "blender_manifest.toml"
 ADDON_DIR = "tdmm_blender"
@@ -168,8 +170,11 @@ def validate(path: Path | None = None, root: Path = REPO_ROOT) -> tuple[bool, st
             out = (proc.stdout + proc.stderr).replace(tmp, f"{root / MANIFEST_NAME} (staged)")
             return proc.returncode == 0, out.strip()
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist (give an extension directory or .zip)")
+    if not path.is_dir():
+        input_file(path, "extension")              # missing, a FIFO ...: refused before Blender's tool opens it
+        if not zipfile.is_zipfile(path):
+            raise ExtensionBuildError(f"extension {path}: not a zip archive; give an extension folder or the .zip "
+                                 "that `tdmm extension build` writes")
     proc = run_blender_ext(["validate", str(path)])
     return proc.returncode == 0, (proc.stdout + proc.stderr).strip()
 
@@ -450,8 +455,12 @@ def _cmd_build(args) -> int:
 
 def _cmd_validate(args) -> int:
     ok, out = validate(Path(args.path) if args.path else None)
+    if not ok:
+        what = args.path or "the root manifest"
+        raise ExtensionBuildError(f"extension {what}: Blender's validator refuses it: "
+                             + (" ".join(out.split()) or "no reason given"))
     print(out)
-    return 0 if ok else 1
+    return 0
 
 
 def add_command(subparsers) -> None:

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.files import staged_dir
+from engine.safe_io import output_path
 from training.corpus.labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS, SPLITS, TEMPOS, check_labels
 from training.corpus.lexicon import BY_FAMILY, FAMILIES, LEXICON
 from training.corpus.motion import layout, render, sample_micro
@@ -242,14 +244,29 @@ def build(out, clips: int, seed: int = 0, workers: int = 1, shard_size: int = 50
         raise SynthError("--clips, --shard-size and --workers must be at least 1")
     if not 1.0 <= fps <= 240.0:
         raise SynthError(f"--fps {fps} is outside [1, 240]")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    old = _our_files(out)
+    out = output_path(out, "--out", kind="dir")
+    old = _our_files(out) if out.is_dir() else []
     if old and not force:
         raise SynthError(f"{out} already holds a corpus ({old[0].name}, ...); pass --force to replace it "
                          "or choose another --out")
+    # Built in a hidden stage and moved into place at the end: a failed or killed build leaves
+    # no half corpus (and the next build removes a killed one's stage).
+    if not out.exists() or not any(out.iterdir()):
+        with staged_dir(out) as stage:
+            return _build_into(stage.path, clips, seed, workers, shard_size, fps, compress, progress)
+    with staged_dir(out / ".synth-new") as stage:
+        card = _build_into(stage.path, clips, seed, workers, shard_size, fps, compress, progress)
+    new = out / ".synth-new"
     for p in old:
         p.unlink()
+    for p in sorted(new.iterdir()):
+        os.replace(p, out / p.name)
+    new.rmdir()
+    return card
+
+
+def _build_into(out: Path, clips: int, seed: int, workers: int, shard_size: int, fps: float, compress: bool,
+                progress: bool) -> dict:
     jobs = [(str(out), seed, k, s, min(s + shard_size, clips), fps, compress)
             for k, s in enumerate(range(0, clips, shard_size))]
     results = {}
@@ -267,12 +284,11 @@ def build(out, clips: int, seed: int = 0, workers: int = 1, shard_size: int = 50
                 results[r["shard"]] = r
                 bar.update(r["clips"])
     bar.close()
-    with open(out / "labels.jsonl.tmp", "wb") as dst:     # stream the parts together, in clip order
+    with open(out / "labels.jsonl", "wb") as dst:     # stream the parts together, in clip order
         for k in range(len(jobs)):
             part = out / f"shard-{k:05d}.jsonl.part"
             dst.write(part.read_bytes())
             part.unlink()
-    os.replace(out / "labels.jsonl.tmp", out / "labels.jsonl")
     card = _card([results[k] for k in range(len(jobs))], clips, seed, fps, shard_size, compress)
     (out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
     (out / "CARD.md").write_text(_card_markdown(card))

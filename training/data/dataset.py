@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.clip import ClipError, MotionClip, clip_from_arrays, load_clip
+from engine.errors import InputError
+from engine.safe_io import input_dir, input_file, read_npz
 from training.corpus.labels import SPLITS, check_labels
 
 # Split of a clip whose JSONL line has none: sha256 of the id, first 8 hex
@@ -43,7 +45,7 @@ SHARD_GLOB = "shard-*.npz"
 _SHARD_SHARED = ("num_frames", "expr_names", "fps", "clip_id")
 
 
-class DatasetError(ValueError):
+class DatasetError(InputError):
     """A dataset folder or one of its index lines is malformed."""
 
 
@@ -104,6 +106,10 @@ def read_jsonl_index(path: Path, shard: bool = False):
     an id given twice. Blank lines are allowed.
     """
     seen = {}
+    try:
+        input_file(path, "index file")
+    except InputError as e:
+        raise DatasetError(str(e)) from None
     with open(path, "rb") as f:
         offset, lineno = 0, 0
         for raw in f:
@@ -151,8 +157,10 @@ class ClipDataset:
         self.problems: list[str] = []
         self._shard_name: str | None = None        # the one shard held in memory
         self._shard: dict | None = None
-        if not self.root.is_dir():
-            raise DatasetError(f"dataset folder {self.root} does not exist")
+        try:
+            input_dir(self.root, "dataset folder")
+        except InputError as e:
+            raise DatasetError(str(e)) from None
         has_clips = (self.root / CLIPS_DIR).is_dir() or (self.root / CAPTIONS_FILE).is_file()
         has_shards = (self.root / LABELS_FILE).is_file() or any(self.root.glob(SHARD_GLOB))
         if has_clips and has_shards:
@@ -254,12 +262,11 @@ class ClipDataset:
     def _shard_lengths(self, name: str) -> np.ndarray:
         path = self.root / name
         try:
-            with np.load(path, allow_pickle=False) as z:
-                n = z["num_frames"]
-        except KeyError:
-            raise DatasetError(f"{path}: no 'num_frames' array; a shard needs the true length of each clip") from None
-        except Exception as e:
-            raise DatasetError(f"cannot read shard {path}: {e}") from None
+            n = read_npz(path, "shard", keys={"num_frames"}).get("num_frames")
+        except InputError as e:
+            raise DatasetError(str(e)) from None
+        if n is None:
+            raise DatasetError(f"{path}: no 'num_frames' array; a shard needs the true length of each clip")
         if n.ndim != 1 or n.dtype.kind not in "iu":
             raise DatasetError(f"{path}: 'num_frames' must be a 1-D integer array, got {n.dtype} {list(n.shape)}")
         return n
@@ -289,10 +296,9 @@ class ClipDataset:
             self._shard, self._shard_name = None, None      # free the old shard before loading the next
             path = self.root / e.file
             try:
-                with np.load(path, allow_pickle=False) as z:
-                    self._shard = {k: z[k] for k in z.files}
-            except Exception as err:
-                raise DatasetError(f"cannot read shard {path}: {err}") from None
+                self._shard = read_npz(path, "shard")
+            except InputError as err:
+                raise DatasetError(str(err)) from None
             self._shard_name = e.file
         z, src = self._shard, f"{self.root / e.file}[{e.index}]"
         lengths = z["num_frames"]

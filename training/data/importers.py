@@ -21,9 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import sys
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.clip import KEY_SPELLINGS, ClipError, ClipWarning, clip_from_arrays
+from engine.errors import InputError
+from engine.files import staged_dir
+from engine.safe_io import input_dir, input_file, output_path, read_npz
 from training.data.dataset import CAPTIONS_FILE, CLIPS_DIR, DatasetError, natural_key, read_jsonl_index
 
 # Keys holding one value for the whole clip, not one per frame (all their spellings).
@@ -71,14 +71,16 @@ def import_tracker(src: str | os.PathLike, out: str | os.PathLike, fps: float | 
     from tqdm import tqdm
 
     src, out = Path(src), Path(out)
-    if not src.is_dir():
-        raise DatasetError(f"source folder {src} does not exist")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise DatasetError(f"{out} already exists and is not empty; give a new --out folder")
+    if src.is_file():
+        raise DatasetError(f"source {src}: is a file; give the folder that holds the clips "
+                           "(one <id>.npz or <id>/ folder of frames per clip)")
+    try:
+        input_dir(src, "source folder")
+        output_path(out, "--out", kind="dir", must_be_empty=True)
+    except InputError as e:
+        raise DatasetError(str(e)) from None
     lines = {}
     if captions is not None:
-        if not Path(captions).is_file():
-            raise DatasetError(f"captions file {captions} does not exist")
         lines = {rec["id"]: rec for rec, _ in read_jsonl_index(Path(captions))}
     skip_self = Path(captions).resolve() if captions is not None else None
     entries = sorted((p for p in src.iterdir() if not p.name.startswith(".") and p.resolve() != skip_self),
@@ -88,9 +90,9 @@ def import_tracker(src: str | os.PathLike, out: str | os.PathLike, fps: float | 
 
     report, done = ImportReport(), set()
     counts, unmapped = {}, {}               # note / ignored key -> how many clips it applies to
-    stage = out.parent / f".{out.name}.importing-{uuid.uuid4().hex[:8]}"
-    (stage / CLIPS_DIR).mkdir(parents=True)
-    try:
+    with staged_dir(out) as staged:
+        stage = staged.path
+        (stage / CLIPS_DIR).mkdir()
         index = []
         for p in tqdm(entries, desc="import", unit="clip", disable=None if progress else True):
             name = p.name + ("/" if p.is_dir() else "")
@@ -141,7 +143,8 @@ def import_tracker(src: str | os.PathLike, out: str | os.PathLike, fps: float | 
                 report.notes.append(f"{captions} has {len(orphans)} line(s) with no imported clip: "
                                     f"{', '.join(orphans[:20])}" + (", ..." if len(orphans) > 20 else ""))
         if not report.imported:
-            return report                      # nothing to write; `finally` removes the stage
+            staged.discard()                    # nothing to write
+            return report
         with open(stage / CAPTIONS_FILE, "w", encoding="utf-8") as f:
             for rec in index:
                 f.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -150,12 +153,6 @@ def import_tracker(src: str | os.PathLike, out: str | os.PathLike, fps: float | 
                        "imported": len(report.imported),
                        "skipped": [{"source": n, "reason": r} for n, r in report.skipped],
                        "notes": report.notes}, f, indent=1)
-        if out.is_dir():
-            out.rmdir()                         # empty (checked above); replaced by the stage
-        os.replace(stage, out)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
     return report
 
 
@@ -171,23 +168,9 @@ def _read_arrays(path: Path) -> dict:
     if suffix != ".npz":
         raise SourceError("not a clip: expected <id>.npz or a folder of per-frame .npz files")
     try:
-        z = np.load(path, allow_pickle=False)
-    except ValueError:
-        raise SourceError(f"not an .npz archive (a renamed pickle?); {_CONVERT_HINT}") from None
-    except Exception as e:
-        raise SourceError(f"cannot read: {e}") from None
-    if not hasattr(z, "files"):
-        raise SourceError("holds a single array (.npy data); save named arrays with numpy.savez")
-    with z:
-        arrays = {}
-        for k in z.files:
-            try:
-                arrays[k] = z[k]
-            except ValueError:
-                raise SourceError(f"key '{k}' is a pickled object array; {_CONVERT_HINT}") from None
-            except Exception as e:
-                raise SourceError(f"key '{k}' cannot be read: {e}") from None
-    return arrays
+        return read_npz(path, "clip file")
+    except InputError as e:
+        raise SourceError(str(e).split(": ", 1)[-1] if str(path) in str(e) else str(e)) from None
 
 
 def _stack_frames(folder: Path) -> tuple[dict, list[str]]:
@@ -282,14 +265,20 @@ def add_command(sub) -> None:
 
 def _cmd_tracker(args) -> int:
     names = args.expr_names
-    if names and len(names) == 1 and Path(names[0]).is_file():
-        names = [n.strip() for n in Path(names[0]).read_text(encoding="utf-8").splitlines() if n.strip()]
+    if names and len(names) == 1 and (names[0].endswith(".txt") or os.sep in names[0]):
+        path = input_file(names[0], "--expr-names file")         # one name per line
+        try:
+            names = [n.strip() for n in path.read_text(encoding="utf-8").splitlines() if n.strip()]
+        except UnicodeDecodeError:
+            raise DatasetError(f"--expr-names file {path}: is not UTF-8 text (one channel name per line)") from None
+    if args.fps is not None and not 1 <= args.fps <= 240:
+        raise DatasetError(f"--fps {args.fps:g}: must be between 1 and 240 frames per second")
     report = import_tracker(args.src, args.out, fps=args.fps, captions=args.captions, expr_names=names)
     for note in report.notes:
         print(f"note: {note}")
     print(report.summary())
     if not report.imported:
-        print(f"tdmm import: error: nothing imported from {args.src}; no folder written", file=sys.stderr)
-        return 1
+        raise DatasetError(f"source folder {args.src}: nothing imported (every entry was skipped, see above); "
+                           "no folder written")
     print(f"wrote {args.out} ({len(report.imported)} clips; skipped files listed in {REPORT_FILE})")
     return 0

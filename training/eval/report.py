@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import sys
 import time
 import zlib
@@ -56,6 +57,7 @@ import torch
 
 from engine.device import pick_device
 from engine.features import features_to_params, params_to_features
+from engine.safe_io import output_path
 from training.baselines.l2m import baseline_generators, random_tokens_generator
 from training.baselines.retrieval_captioner import nearest_captions
 from training.data.motion_data import EmptySplitError, MotionArrays, pad_clips
@@ -513,7 +515,8 @@ def report(args, generators=()) -> dict:
     pool, _, _ = load_clips(args.data, "train", args.train_subset, seed, ev.cfg.max_frames, quiet)
     pool_emb, _ = motion_outputs(ev, pool.features(), pool.lengths, quiet)
     # Steps actually trained (final validation), not the configured budget: a wall-clock cap may stop early.
-    done = (ev.meta.get("final_val") or {}).get("step") or (ev.meta.get("train") or {}).get("steps")
+    done = ((ev.meta.get("final_val") or {}).get("step") or ev.meta.get("step")
+            or (ev.meta.get("train") or {}).get("steps"))
     trained = {"steps": done, "n_train": ev.meta.get("n_train"),
                "data": ev.meta.get("data")}
     res = {"command": command_line(args), "device": device, "seed": seed, "evaluator": str(ev_path),
@@ -593,7 +596,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    res = report(args)
+    out = output_path(args.out, "--out", kind="dir")
+    fresh = not out.exists()
+    try:
+        res = report(args)
+    except BaseException:
+        if fresh and out.exists():                      # a folder we made for a report that never finished
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     print(f"tdmm eval: {len(res['self'])} sets, {len(res['l2m'])} Language2Motion rows, {len(res['m2l'])} "
           f"Motion2Language rows, {len(res['tokenizers'])} tokenizer rows in {res['seconds']:.0f} s -> "
           f"{Path(args.out) / 'RESULTS.md'}")

@@ -260,7 +260,7 @@ class EvaluatorTask(loop.Task):
 def train(args) -> dict:
     t_start = time.time()
     rt = loop.runtime(args.device)
-    model_kw, tc, state = loop.resolve_config(args, TrainConfig, flags=FLAGS)
+    model_kw, tc, state = loop.resolve_config(args, TrainConfig, EvaluatorConfig.from_dict, FLAGS)
     progress = rt.main and not args.quiet
     device = rt.device
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
@@ -48,7 +49,9 @@ import numpy as np
 import torch
 
 from engine.device import pick_device
+from engine.errors import InputError
 from engine.files import write_weights_and_config
+from engine.safe_io import output_path, read_json
 
 FINAL_RESERVE_S = 15.0          # kept back from max_minutes for the last validation and the saves
 
@@ -77,19 +80,39 @@ class LoopConfig:
 # -- config files -------------------------------------------------------------------------------
 def read_run_config(path, train_cls) -> tuple[dict, dict]:
     """configs/*.json {"model": {...}, "train": {...}, "comment": "..."} -> (model dict, train
-    dict), with the train keys checked against the dataclass train_cls; no path -> ({}, {}).
-    The model keys are the model config's own to check (its from_dict)."""
+    dict), with the train keys and their value types checked against the dataclass
+    train_cls; no path -> ({}, {}). The model keys are the model config's own to check
+    (its from_dict)."""
     if not path:
         return {}, {}
-    doc = json.loads(Path(path).read_text())
+    doc = read_json(path, "config file")
     unknown = sorted(set(doc) - {"model", "train", "comment"})
     if unknown:
-        raise ValueError(f"{path}: unknown section(s) {', '.join(unknown)} (expected model, train)")
-    known = {f.name for f in fields(train_cls)}
-    bad = sorted(set(doc.get("train", {})) - known)
-    if bad:
-        raise ValueError(f"{path}: unknown train key(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+        raise InputError(f"config file {path}", f"unknown section(s) {', '.join(unknown)}",
+                         "the sections are model, train and comment")
+    for part in ("model", "train"):
+        if not isinstance(doc.get(part, {}), dict):
+            raise InputError(f"config file {path}", f"'{part}' must be a JSON object of settings")
+    check_train_keys(doc.get("train", {}), train_cls, f"config file {path}")
     return dict(doc.get("model", {})), dict(doc.get("train", {}))
+
+
+_JSON_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "tuple": (list, tuple)}
+
+
+def check_train_keys(train: dict, train_cls, where: str) -> None:
+    """Unknown keys and values of the wrong JSON type are refused, naming the key."""
+    known = {f.name: f for f in fields(train_cls)}
+    bad = sorted(set(train) - set(known))
+    if bad:
+        raise InputError(where, f"unknown train key(s) {', '.join(bad)}", f"known: {', '.join(sorted(known))}")
+    for k, v in train.items():
+        kinds = str(known[k].type).replace(" ", "").split("|")
+        ok = ("None" in kinds and v is None) or any(
+            isinstance(v, t) and not (isinstance(v, bool) and k_ != "bool")
+            for k_ in kinds for t in _JSON_TYPES.get(k_, (object,)))
+        if not ok:
+            raise InputError(where, f"train.{k} is {json.dumps(v)}, expected {' or '.join(kinds)}")
 
 
 def add_run_arguments(p, out_default: str | None, config_example: str) -> None:
@@ -115,13 +138,17 @@ def resolve_config(args, train_cls, check_model=None, flags: dict | None = None)
     state (a resumed run runs to the end unless --stop-at is given again) or from --config;
     then the command-line overrides, `flags` mapping extra argument names to train keys."""
     state = None
+    check_out(args.out)
     if getattr(args, "resume", None):
         state = read_state(args.resume)
         model, train = {}, {**state["train"], "stop_at": 0}
     else:
         model, train = read_run_config(args.config, train_cls)
         if check_model is not None:
-            check_model(model)
+            try:
+                check_model(model)
+            except ValueError as e:
+                raise InputError(f"config file {args.config}", f"model: {e}") from None
     for flag, key in {"steps": "steps", "seed": "seed", "stop_at": "stop_at", "max_minutes": "max_minutes",
                       **(flags or {})}.items():
         if getattr(args, flag, None) is not None:
@@ -279,8 +306,9 @@ def read_state(path) -> dict:
     stem = checkpoint_stem(path)
     state = stem.with_name(stem.name + ".state.json")
     if not state.is_file():
-        raise FileNotFoundError(f"{state} does not exist: --resume takes OUT/last of a run of this trainer")
-    return json.loads(state.read_text())
+        raise InputError(f"--resume {path}", f"{state} does not exist",
+                         "--resume takes OUT/last of a run of this trainer")
+    return read_json(state, "run state")
 
 
 def _save_optimizer(stem: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict) -> None:
@@ -329,13 +357,44 @@ def _append(path: Path, row: dict) -> None:
 
 
 # -- the loop -------------------------------------------------------------------------------------
+RUN_LOGS = ("config.json", "log.jsonl", "val.jsonl")
+
+
+def check_out(out) -> Path:
+    """Before a trainer loads anything: --out must be a folder we can make or write into."""
+    return output_path(out, "--out", kind="dir")
+
+
 def fit(task: Task, cfg: LoopConfig, out, rt: Runtime, run_info: dict | None = None, resume=None,
         t_start: float | None = None, progress: bool = True) -> dict:
     """Train task.model by cfg; returns final.json's content (on rank 0; {} on the others).
     run_info joins config.json (the model config, the data folder ...); t_start is when the
-    run began (for max_minutes; default now)."""
+    run began (for max_minutes; default now).
+
+    A run that fails (or is interrupted) before its first checkpoint leaves nothing behind:
+    the logs it began go, and so does OUT if it made it. Once a checkpoint is written the
+    folder stays, resumable with --resume OUT/last."""
+    out = check_out(out)
+    fresh = not out.exists()
+    before = set(out.iterdir()) if out.exists() else set()
+    try:
+        return _fit(task, cfg, out, rt, run_info, resume, t_start, progress)
+    except BaseException:
+        if rt.main and out.exists():
+            new = set(out.iterdir()) - before
+            if all(p.name in RUN_LOGS for p in new):
+                for p in new:
+                    p.unlink(missing_ok=True)
+                if fresh and not any(out.iterdir()):
+                    out.rmdir()
+            elif (out / "last.state.json").exists():
+                print(f"the checkpoints written so far are in {out}: `--resume {out / 'last'}` continues the run",
+                      file=sys.stderr)
+        raise
+
+
+def _fit(task: Task, cfg: LoopConfig, out: Path, rt: Runtime, run_info, resume, t_start, progress) -> dict:
     t_start = time.time() if t_start is None else t_start
-    out = Path(out)
     model, device = task.model, rt.device
     start, best, best_step = 0, None, None
     if resume is not None:
