@@ -20,15 +20,30 @@ and in the shard's JSONL) with exactly these keys:
                        changes the motion
     fps          float
     num_frames   int
+    side         str   one of SIDES (corpus v2): the character's own side of an
+                       asymmetric descriptor (a smirk on the left side of the mouth,
+                       a right wink); "both" for a symmetric one. The transition dict
+                       carries its own "side" the same way.
+    dynamic      str or None
+                       one of DYNAMICS (corpus v2): the motion pattern the descriptor
+                       is performed with (laughter's pulses, a trembling lip, an eye
+                       roll's path, a sigh's breath), None for a plain onset/apex/offset
+
+Version 1 corpora have no side and no dynamic: readers take "both" and None
+(`label_value`), and `check_labels` accepts their absence.
 """
 from __future__ import annotations
 
 INTENSITIES = ("subtle", "mild", "moderate", "strong", "extreme")
 TEMPOS = ("slow", "normal", "fast")
 HEAD_MOTIONS = ("still", "nod", "shake", "tilt_left", "tilt_right", "turn_left", "turn_right",
-                "look_up", "look_down", "lean_in", "lean_back", "sway")
+                "look_up", "look_down", "lean_in", "lean_back", "sway",
+                "glance_left", "glance_right")      # v2: head and eyes go to one side and come back
 MICRO_EVENTS = ("blink", "blink_burst", "slow_blink", "eyes_closed", "brow_flash", "lip_twitch",
-                "lip_press", "cheek_puff", "tongue_out", "yawn")
+                "lip_press", "cheek_puff", "tongue_out", "yawn",
+                "darting_eyes")                     # v2: 10-25 degree saccades with fixations
+SIDES = ("left", "right", "both")
+DYNAMICS = ("laugh_pulses", "lip_tremble", "eye_roll", "sigh_breath")
 # Dataset splits. test_heldout_combo: descriptor x head-motion pairs never seen in
 # training (the corpus chooses them); real datasets use the first three.
 SPLITS = ("train", "val", "test", "test_heldout_combo")
@@ -53,4 +68,9 @@ def check_labels(labels: dict) -> dict:
     tr = labels["transition"]
     if tr is not None and (tr.get("intensity") not in INTENSITIES or not 0 <= tr["frame"] < labels["num_frames"]):
         raise ValueError(f"labels 'transition' {tr} has a bad intensity or frame")
+    for where, d in (("", labels), ("transition.", tr or {})):
+        if d.get("side", "both") not in SIDES:
+            raise ValueError(f"labels '{where}side' is {d.get('side')!r}, expected one of {SIDES}")
+    if labels.get("dynamic") is not None and labels["dynamic"] not in DYNAMICS:
+        raise ValueError(f"labels 'dynamic' is {labels['dynamic']!r}, expected one of {DYNAMICS} or None")
     return labels

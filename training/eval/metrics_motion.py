@@ -301,6 +301,8 @@ def label_value(labels: dict, key: str):
         if key in labels:
             return labels[key]
         return (labels.get("head") or {}).get("motion" if key == "head_motion" else "count")
+    if key == "side":
+        return labels.get("side") or "both"                  # version 1 labels have none
     value = labels.get(key)
     if key == "micro":
         return frozenset(e["type"] if isinstance(e, dict) else e for e in value or ())
