@@ -246,3 +246,64 @@ def test_build_refuses_to_overwrite(tmp_path):
     with pytest.raises(synth.SynthError, match="--force"):
         synth.build(tmp_path, clips=3, seed=0, progress=False)
     synth.build(tmp_path, clips=3, seed=1, progress=False, force=True)
+
+
+# -- sides, dynamics, determinism (corpus v2) ---------------------------------------------------
+def test_sides_are_balanced_per_descriptor_and_symmetric_faces_are_both():
+    from training.corpus.dynamics import dynamic_of
+    rows = [synth.sample_labels(0, i) for i in range(3000)]
+    per = Counter((r["descriptor"], r["side"]) for r in rows)
+    for d in LEXICON:
+        if d.asymmetric:                       # both mirror forms, alternating: within one clip
+            left, right = per[(d.name, "left")], per[(d.name, "right")]
+            assert left and right and abs(left - right) <= 1 and not per[(d.name, "both")], (d.name, left, right)
+        else:
+            assert not per[(d.name, "left")] and not per[(d.name, "right")], d.name
+    sides = Counter(r["side"] for r in rows)
+    assert sides["left"] > 100 and abs(sides["left"] - sides["right"]) <= 0.03 * (sides["left"] + sides["right"])
+    trs = [r["transition"] for r in rows if r["transition"]]
+    assert all((t["side"] == "both") == (not by_name(t["descriptor"]).asymmetric) for t in trs)
+    tper = Counter((t["descriptor"], t["side"]) for t in trs)
+    assert all(abs(tper[(d.name, "left")] - tper[(d.name, "right")]) <= 1 for d in LEXICON if d.asymmetric)
+    tsides = Counter(t["side"] for t in trs)
+    assert tsides["left"] > 20 and abs(tsides["left"] - tsides["right"]) <= 0.1 * (tsides["left"] + tsides["right"])
+    assert 0.2 < len(trs) / len(rows) < 0.3
+    assert all(r["dynamic"] == dynamic_of(r["descriptor"]) for r in rows)
+    assert all(t["dynamic"] == dynamic_of(t["descriptor"]) for t in trs)
+    assert {r["dynamic"] for r in rows} > {None}
+
+
+def test_descriptors_are_dealt_evenly_within_a_family():
+    rows = [synth.sample_labels(2, i) for i in range(3000)]
+    per = Counter(r["descriptor"] for r in rows)
+    for f, ds in BY_FAMILY.items():
+        n = [per[d.name] for d in ds]
+        assert max(n) - min(n) <= 1, (f, n)          # a shuffle bag: each once per round of the family
+
+
+def test_sample_labels_is_deterministic_from_seed_and_index():
+    idx = [0, 1, 7, 1889, 1890, 5000, 12345]
+    first = [synth.sample_labels(5, i) for i in idx]
+    synth._block.cache_clear()
+    synth._family_visit.cache_clear()
+    synth._bag.cache_clear()
+    synth._transition_plan.cache_clear()
+    synth._TRANSITIONS_BEFORE.clear()
+    assert [synth.sample_labels(5, i) for i in reversed(idx)] == first[::-1]     # any order, fresh caches
+    assert [synth.sample_labels(5, i, rngs=synth.clip_rngs(5, i)) for i in idx] == first
+    assert [synth.sample_labels(6, i) for i in idx] != first
+
+
+def test_card_counts_sides_and_dynamics(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth, "_captions_module", lambda: None)     # the card, not the captions
+    card = synth.build(tmp_path / "c", clips=400, seed=1, workers=1, shard_size=200, progress=False)
+    c = card["counts"]
+    assert list(c["side"]) == ["left", "right", "both"] and sum(c["side"].values()) == 400
+    left, right = c["side"]["left"], c["side"]["right"]
+    assert left and abs(left - right) <= 0.1 * (left + right)
+    assert "contempt left" in c["family_side"] and "smirk right" in c["descriptor_side"]
+    assert sum(c["family_side"].values()) == c["side"]["left"] + c["side"]["right"]
+    assert sum(c["dynamic"].values()) == 400 and "none" in c["dynamic"]
+    assert sum(c["transition_side"].values()) == c["transition"]["True"]
+    md = (tmp_path / "c" / "CARD.md").read_text()
+    assert "### Side (" in md and "### Side per family" in md and "| smirk |" in md and "### Dynamic" in md

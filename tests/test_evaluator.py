@@ -10,7 +10,7 @@ import torch
 
 from engine.features import feature_dim
 from engine.text_encoder import TextEncoder
-from training.corpus.labels import HEAD_MOTIONS, MICRO_EVENTS
+from training.corpus.labels import DYNAMICS, HEAD_MOTIONS, MICRO_EVENTS, SIDES
 from training.eval.evaluator import Evaluator, EvaluatorConfig, false_negative_mask, info_nce, label_targets, load
 
 
@@ -111,6 +111,12 @@ def test_label_targets():
     assert t["micro"].shape == (3, len(MICRO_EVENTS))
     assert np.flatnonzero(t["micro"][0]).tolist() == [MICRO_EVENTS.index("blink"), MICRO_EVENTS.index("yawn")]
     assert t["micro"][1:].sum() == 0
+    # version 2: side and dynamic; version-1 labels (none of either) read as "both" / "none"
+    both = SIDES.index("both")
+    assert t["side"].tolist() == [both, -100, both] and t["dynamic"].tolist() == [0, -100, 0]
+    t2 = label_targets([{**lab, "side": "left", "dynamic": "eye_roll"}], cfg)
+    assert t2["side"].tolist() == [SIDES.index("left")] and t2["dynamic"].tolist() == [1 + DYNAMICS.index("eye_roll")]
+    assert "side" not in label_targets([lab], EvaluatorConfig(families=["joy"], sides=[], dynamics=[]))
 
 
 # -- model ---------------------------------------------------------------------------------------
@@ -134,6 +140,8 @@ def test_padding_and_odd_lengths():
     assert all(h in HEAD_MOTIONS for h in c["head"]) and len(c["talking"]) == 3
     assert all(set(ev) <= set(MICRO_EVENTS) for ev in c["micro"])
     assert c["probs"]["family"].shape == (3, 3) and c["probs"]["micro"].shape == (3, len(MICRO_EVENTS))
+    assert all(x in SIDES for x in c["side"]) and all(x is None or x in DYNAMICS for x in c["dynamic"])
+    assert c["probs"]["side"].shape == (3, 3) and c["probs"]["dynamic"].shape == (3, 1 + len(DYNAMICS))
     with pytest.raises(ValueError, match="channels"):
         m.embed_motion(f[:, :, :40], n)
     with pytest.raises(ValueError, match="lengths"):
@@ -153,7 +161,7 @@ def test_save_load_roundtrip(tmp_path):
 
     m.save(tmp_path / "half")                                 # shipped form: fp16 weights, fp32 stats
     meta = json.loads((tmp_path / "half" / "config.json").read_text())
-    assert meta["version"] == "tdmm-evaluator-1" and meta["dtype"] == "float16"
+    assert meta["version"] == "tdmm-evaluator-2" and meta["dtype"] == "float16"
     assert meta["config"]["families"] == ["joy", "anger", "fear"]
     assert meta["config"]["micro_events"] == list(MICRO_EVENTS)
     a, b = load(tmp_path / "half"), Evaluator.load(tmp_path / "half")
@@ -162,6 +170,16 @@ def test_save_load_roundtrip(tmp_path):
     assert torch.equal(a.feat_std, m.feat_std)
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "nothing")
+    # a version-1 checkpoint (no side or dynamic heads) still loads, and predicts neither
+    v1 = tiny_model(seed=3, sides=[], dynamics=[])
+    v1.save(tmp_path / "v1")
+    meta = json.loads((tmp_path / "v1" / "config.json").read_text())
+    meta["version"] = "tdmm-evaluator-1"
+    for k in ("sides", "dynamics"):
+        del meta["config"][k]
+    (tmp_path / "v1" / "config.json").write_text(json.dumps(meta))
+    old = load(tmp_path / "v1")
+    assert "side" not in old.heads and "side" not in old.classify(f, n)
 
 
 # -- training ---------------------------------------------------------------------------------------

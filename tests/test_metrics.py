@@ -30,12 +30,12 @@ from training.eval.metrics import (
 
 
 def lab(family="joy", descriptor="grin", intensity="mild", head="still", count=None, micro=(),
-        transition=None, subject="a woman") -> dict:
+        transition=None, subject="a woman", **v2) -> dict:
     return check_labels({
         "family": family, "descriptor": descriptor, "intensity": intensity, "tempo": "normal",
         "head": {"motion": head, "count": count},
         "micro": [{"type": t, "start": 10 * i, "end": 10 * i + 3} for i, t in enumerate(micro)],
-        "transition": transition, "talking": False, "subject": subject, "fps": 25.0, "num_frames": 100})
+        "transition": transition, "talking": False, "subject": subject, "fps": 25.0, "num_frames": 100, **v2})
 
 
 # ---------------------------------------------------------------- Fréchet distance
@@ -242,6 +242,10 @@ PERFECT = [
     ("A man with a mild smirk tilts his head to the left, then his face changes to a strong pout.",
      lab("contempt", "smirk", "mild", "tilt_left", None, (), subject="a man",
          transition={"family": "sadness", "descriptor": "pout", "intensity": "strong", "frame": 50})),
+    ("A woman with a faint smirk on the right side of her mouth glances to the left and back, eyes darting around.",
+     lab("contempt", "smirk", "subtle", "glance_left", None, ("darting_eyes",), side="right")),
+    ("An old man shakes with laughter, a big laugh, and sways his head from side to side.",
+     lab("joy", "laugh", "strong", "sway", None, (), subject="an old man", dynamic="laugh_pulses")),
 ]
 
 
@@ -252,20 +256,30 @@ def test_perfect_captions_score_100_and_wrong_ones_do_not():
     wrong = ["A woman looks extremely sad, turns her head to the right and sticks her tongue out."] * len(labels)
     r = caption_label_correctness(wrong, labels)
     assert r["family"] == r["descriptor"] == r["micro"] == r["head_motion"] == r["head_count"] == 0.0, r
-    assert r["intensity"] == 25.0 and r["transition"] == 75.0 and r["n"] == 4, r    # one clip is extreme, 3 static
+    assert r["intensity"] == pytest.approx(100 / 6) and r["transition"] == pytest.approx(500 / 6), r
+    assert r["n"] == 6, r                                                           # one clip extreme, 5 static
+    assert r["side"] == pytest.approx(500 / 6) and r["dynamic"] == pytest.approx(500 / 6), r  # "both", None: by none
+    # A caption that puts the smirk on the wrong side, or names no rhythm, loses side / dynamic.
+    r = caption_label_correctness(["A woman with a faint smirk on the left side of her mouth glances to the left "
+                                   "and back, eyes darting around.", "An old man with a big laugh sways."],
+                                  [PERFECT[4][1], PERFECT[5][1]])
+    assert r["side"] == 50.0 and r["dynamic"] == 50.0 and r["family"] == 100.0 and r["head_motion"] == 100.0, r
 
 
 def test_generated_reference_captions_score_100():
     captions = pytest.importorskip("training.corpus.captions")
     labels = [lab("joy", "grin", "strong", "nod", 2, ("blink",)), lab("anger", "scowl", "subtle", "turn_left"),
-              lab("contempt", "smirk", "extreme", "look_down", None, ("yawn", "lip_press"))]
+              lab("contempt", "smirk", "extreme", "look_down", None, ("yawn", "lip_press")),
+              lab("contempt", "smirk", "mild", "glance_right", None, ("darting_eyes",), side="left"),
+              lab("joy", "laugh", "strong", "nod", 3, (), dynamic="laugh_pulses")]
     caps, truth = [], []
     for i, label in enumerate(labels):
         for c in captions.captions_for(label, np.random.default_rng(i)):
             caps.append(c)
             truth.append(label)
     # Reference captions sometimes name only the family ("looks angry"), so the descriptor is left out.
-    r = caption_label_correctness(caps, truth, keys=("family", "intensity", "head_motion", "head_count", "micro"))
+    r = caption_label_correctness(caps, truth, keys=("family", "intensity", "head_motion", "head_count", "micro",
+                                                     "side", "dynamic"))
     assert all(v == 100.0 for k, v in r.items() if k != "n"), r
 
 

@@ -23,7 +23,7 @@ and in the shard's JSONL) with exactly these keys:
     side         str   one of SIDES (corpus v2): the character's own side of an
                        asymmetric descriptor (a smirk on the left side of the mouth,
                        a right wink); "both" for a symmetric one. The transition dict
-                       carries its own "side" the same way.
+                       carries its own "side" (and "dynamic") the same way.
     dynamic      str or None
                        one of DYNAMICS (corpus v2): the motion pattern the descriptor
                        is performed with (laughter's pulses, a trembling lip, an eye

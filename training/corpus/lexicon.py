@@ -13,6 +13,13 @@ asymmetric faces (smirk, contempt, one-sided sneer, wink) use such sided AUs.
 Jaw opening (AU25/26/27) is the jaw joint, not a channel: it becomes
 `Descriptor.jaw` in radians (0.36 rad is about ARKit jawOpen 1.0).
 
+Sides (corpus v2): an asymmetric recipe is written on one side, its *native side*
+(`Descriptor.side`, from `native_side`: the side that carries more of the recipe's
+one-sided weight); the corpus performs it on either side, the other one being its
+exact mirror image (training/corpus/mirror.py `on_side`). A symmetric descriptor's
+side is "both". `sided_regions` says which side each part of the face (mouth, brow,
+eye) is on, for recipes that mix sides (a raised left brow with a right dimple).
+
 Families carry the defaults of valence/arousal, the typical gaze and head
 tendency (shame looks down, pride lifts the chin, confusion tilts) and the
 *recruitment* that an extreme intensity adds (e.g. a laugh opens the jaw and
@@ -78,6 +85,7 @@ class Descriptor:
     asymmetric: bool = False          # a sided channel without its mirror (smirk, wink)
     synonyms: tuple = ()              # everyday words for it, used in training captions
     heldout_synonyms: tuple = ()      # words kept out of training captions (test only)
+    side: str = "both"                # native side of the recipe: "left"/"right" if asymmetric, else "both"
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,62 @@ def _is_asymmetric(recipe: dict) -> bool:
                 return True
     # mouthLeft / mouthRight pull the whole mouth to one side: one without the other is lopsided.
     return ("mouthLeft" in recipe) != ("mouthRight" in recipe)
+
+
+_SIDE_OF = (("Left", "left"), ("Right", "right"))
+# Face regions by channel prefix, for `sided_regions` (a sided channel is in exactly one).
+_REGIONS = (("brow", ("brow",)), ("eye", ("eye",)), ("mouth", ("mouth", "cheek", "nose")))
+
+
+def _one_sided(recipe: dict) -> dict:
+    """{channel: weight it has beyond its twin} for the sided channels that outweigh their twin."""
+    out = {}
+    for name, w in recipe.items():
+        for a, b in (("Left", "Right"), ("Right", "Left")):
+            if name.endswith(a):
+                extra = w - recipe.get(name[: -len(a)] + b, 0.0)
+                if extra > 1e-6:
+                    out[name] = extra
+    return out
+
+
+def _side_of(weights: dict, what: str | None) -> str:
+    # what=None: a tie is "both" (a region of a mixed recipe); else a tie is an error.
+    total = {side: sum(w for n, w in weights.items() if n.endswith(suffix)) for suffix, side in _SIDE_OF}
+    if abs(total["left"] - total["right"]) <= 1e-6:
+        if total["left"] == 0.0 or what is None:
+            return "both"
+        raise ValueError(f"{what}: its left and right one-sided weights tie ({total['left']:.3f}); "
+                         "make one side stronger so that the recipe has a native side")
+    return "left" if total["left"] > total["right"] else "right"
+
+
+def native_side(descriptor) -> str:
+    """The side an asymmetric recipe is written on: "left" or "right", whichever carries more
+    of the recipe's one-sided weight (a channel's weight beyond its twin's; mouthLeft, the
+    whole mouth pulled to the left, counts as left); "both" for a symmetric recipe.
+    Takes a Descriptor, a descriptor name or a {channel: weight} recipe."""
+    if isinstance(descriptor, str):
+        descriptor = by_name(descriptor)
+    recipe = descriptor if isinstance(descriptor, dict) else descriptor.recipe
+    return _side_of(_one_sided(recipe), getattr(descriptor, "name", "recipe"))
+
+
+def sided_regions(descriptor, side: str | None = None) -> dict:
+    """{region: side} for the face regions ("brow", "eye", "mouth") where the descriptor is
+    one-sided, as performed on `side` (None: its native side), e.g. skeptical ->
+    {"brow": "left", "mouth": "right"} (a raised left brow, a right dimple). Empty for a
+    symmetric descriptor. For captions that name a part ("his left brow")."""
+    d = by_name(descriptor) if isinstance(descriptor, str) else descriptor
+    extra = _one_sided(d.recipe)
+    out = {}
+    for region, prefixes in _REGIONS:
+        s = _side_of({n: w for n, w in extra.items() if n.startswith(prefixes)}, None)
+        if s != "both":
+            out[region] = s
+    if side in ("left", "right") and d.side not in (side, "both"):
+        out = {r: {"left": "right", "right": "left"}[s] for r, s in out.items()}
+    return out
 
 
 # -- families: name, valence, arousal, gaze, head, extreme recruitment ------------
@@ -283,7 +347,7 @@ _ROWS = {
         ("dismissive", "14L:.5 15L:.2 43:.2", "dismissiveness|brushing off", "waving off", {"h": (-0.05, 0.12, 0)}),
     ],
     "confusion": [
-        ("confused", "4:.6 1:.3 7:.2 15L:.2", "confusion|puzzled", "baffled", {}),
+        ("confused", "4:.6 1:.3 7:.2 15L:.35", "confusion|puzzled", "baffled", {}),
         ("bewildered", "1:.6 2:.5 4:.4 5:.3 25:.3", "bewilderment|lost", "at sea", {}),
         ("perplexed", "4:.7 7:.3 17:.3 24:.2", "perplexity|stumped", "mystified", {"h": (0, 0, 0.15)}),
         ("quizzical", "2L:.7 4R:.5 1:.2", "quizzical look|puzzled brow", "questioning look", {}),
@@ -410,7 +474,7 @@ _ROWS = {
         ("pursed lips", "18:.5 24:.5 4:.3", "lips pursed|pursing the lips", "tight pucker", {}),
     ],
     "flirtation": [
-        ("flirty smile", "12:.6 6:.3 14L:.2", "flirtatious smile|flirty", "come-hither look", {}),
+        ("flirty smile", "12:.6 6:.3 14L:.35", "flirtatious smile|flirty", "come-hither look", {}),
         ("wink", "46L:1 12L:.5 6L:.4", "winking|a wink", "knowing wink", {}),
         ("coy", "12:.4 24:.2", "coyness|playing coy", "kittenish", {"h": (0.18, 0.15, 0.1), "g": (0.15, -0.3)}),
         ("sultry look", "43:.35 12:.2 25:.2", "sultry|smoldering look", "bedroom eyes", {"h": (0.08, 0, 0)}),
@@ -508,12 +572,15 @@ def _build() -> tuple[Descriptor, ...]:
         for name, aus, syn, held, over in rows:
             recipe, jaw = parse_aus(aus)
             v, a = over.get("va", (fam.valence, fam.arousal))
+            side = _side_of(_one_sided(recipe), name)
+            if (side != "both") != _is_asymmetric(recipe):
+                raise ValueError(f"lexicon {name!r}: native side {side!r} disagrees with its asymmetry")
             out.append(Descriptor(
                 name=name, family=family_name, recipe=recipe, valence=v, arousal=a,
                 gaze=over.get("g", fam.gaze), head=over.get("h", fam.head), jaw=jaw,
                 asymmetric=_is_asymmetric(recipe),
                 synonyms=tuple(s for s in syn.split("|") if s),
-                heldout_synonyms=tuple(s for s in held.split("|") if s)))
+                heldout_synonyms=tuple(s for s in held.split("|") if s), side=side))
     names = [d.name for d in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

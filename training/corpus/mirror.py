@@ -9,8 +9,15 @@ A mirror is the reflection x -> -x of FLAME's frame (x points to the character's
 - translation: x negated;
 - labels: side left <-> right, head motions *_left <-> *_right (in the transition too).
 Mirroring twice gives back the input exactly (a test holds it to that).
+
+`on_side` is the same reflection applied to one lexicon descriptor: the corpus performs an
+asymmetric descriptor on the labelled side by rendering the mirror image of its recipe (and
+of its gaze and head tendencies) when the label's side is not the recipe's native side; the
+clip's head-motion label is never flipped by it.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -48,6 +55,22 @@ def mirror_rotation(r):
         return None
     a = np.asarray(r, np.float32)
     return (a * _REFLECT[: a.shape[-1]]).astype(np.float32) if a.ndim else a
+
+
+def _reflect_tuple(r):
+    """(pitch, yaw[, roll]) floats mirrored exactly (no float32 round trip): yaw and roll negated."""
+    return None if r is None else tuple(x if k == 0 else -x for k, x in enumerate(r))
+
+
+def on_side(descriptor, side: str | None):
+    """The lexicon descriptor performed on `side` (a labels' "left"/"right"): itself when `side`
+    is its native side (`descriptor.side`), "both" or None, or when it is symmetric; otherwise
+    its mirror image: recipe channels swapped with their twins, gaze and head tendencies'
+    yaw and roll negated, `side` set. on_side(on_side(d, s), d.side) == d."""
+    if side not in ("left", "right") or descriptor.side in (side, "both"):
+        return descriptor
+    return dataclasses.replace(descriptor, recipe=mirror_recipe(descriptor.recipe), side=side,
+                               gaze=_reflect_tuple(descriptor.gaze), head=_reflect_tuple(descriptor.head))
 
 
 def mirror_pose(pose: np.ndarray) -> np.ndarray:

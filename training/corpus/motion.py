@@ -9,19 +9,35 @@ per-person variation of the recipe) is drawn from `rng`, so two clips with
 the same labels still differ. `subject` is never read: subject words must not
 change the motion.
 
+Corpus v2 adds three things, each a small function called from `render`:
+- sides: a state (the labels or their transition) whose `side` is not its
+  descriptor's native side is performed as the descriptor's mirror image
+  (recipe channels swapped with their twins, gaze/head tendencies' yaw and
+  roll negated; `mirror.on_side`);
+- dynamics (`labels["dynamic"]`, and a transition's own "dynamic"): the
+  pattern a descriptor is performed with, one function each: `_laugh_pulses`,
+  `_lip_tremble`, `_eye_roll`, `_sigh_breath` (see `DYNAMIC_RENDERERS`);
+- the glance head motions (`_glance`) and the darting-eyes micro-event
+  (`_darting`).
+Every draw comes from the clip's `rng` and only when the labels ask for the
+pattern, so clips without them render exactly as before.
+
 Pure numpy and vectorised over frames; the only Python loops run over a
-clip's few micro-events. `sample_micro` draws the micro-events themselves
-(natural blink rates and event durations live here, beside the renderer that
-has to honour them).
+clip's few micro-events, laugh bursts and darting fixations. `sample_micro`
+draws the micro-events themselves (natural blink rates and event durations
+live here, beside the renderer that has to honour them).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from engine.clip import MotionClip
+from training.corpus.labels import DYNAMICS
 from training.corpus.lexicon import FAMILIES, by_name
+from training.corpus.mirror import on_side
 
 # Intensity -> a position on one 0..1 effort scale; recipes are written at 'strong'.
 LEVELS = {"subtle": 0.15, "mild": 0.35, "moderate": 0.575, "strong": 0.8, "extreme": 1.0}
@@ -61,13 +77,13 @@ TEMPO_SHAKE = {"slow": (0.9, 1.2), "normal": (0.5, 0.7), "fast": (0.3, 0.4)}    
 MICRO_SECONDS = {"blink": (0.12, 0.3), "blink_burst": (0.6, 1.2), "slow_blink": (0.4, 0.9),
                  "eyes_closed": (1.0, 2.2), "brow_flash": (0.25, 0.5), "lip_twitch": (0.15, 0.4),
                  "lip_press": (0.4, 1.2), "cheek_puff": (0.6, 1.6), "tongue_out": (0.5, 1.5),
-                 "yawn": (2.0, 3.2)}
+                 "yawn": (2.0, 3.2), "darting_eyes": (1.2, 2.6)}
 BLINKS_PER_MINUTE = (16.0, 22.0)         # drawn per clip; eye events and clip ends hide ~1 in 8
 BLINK_RATE_BY_FAMILY = {"concentration": 0.5, "interest": 0.7, "awe": 0.6, "anxiety": 1.5, "fear": 1.2,
                         "tiredness": 1.3, "embarrassment": 1.3}
 EYE_EVENTS = ("blink", "blink_burst", "slow_blink", "eyes_closed", "yawn")
 FEATURE_EVENTS = ("blink_burst", "slow_blink", "eyes_closed", "brow_flash", "lip_twitch", "lip_press",
-                  "cheek_puff", "tongue_out", "yawn")
+                  "cheek_puff", "tongue_out", "yawn", "darting_eyes")
 MOUTH_BUSY = ("yawn", "tongue_out", "cheek_puff")        # not while talking
 
 
@@ -105,14 +121,16 @@ class Layout:
             v[self.ch(*recipe)] = list(recipe.values())
         return v
 
-    def descriptor(self, name: str):
-        """(descriptor, recipe vector, core mask, family recruitment vector), cached."""
-        if name not in self._vectors:
-            d = by_name(name)
+    def descriptor(self, name: str, side: str | None = None):
+        """(descriptor, recipe vector, core mask, family recruitment vector), cached; performed
+        on `side` (None: its native side; the other side is its mirror image, `mirror.on_side`)."""
+        d = on_side(by_name(name), side)
+        key = (name, d.side)
+        if key not in self._vectors:
             w = self.vec(d.recipe)
             core = w >= 0.5 * w.max() if w.any() else np.zeros(len(w), bool)
-            self._vectors[name] = (d, w, core, self.vec(FAMILIES[d.family].recruit))
-        return self._vectors[name]
+            self._vectors[key] = (d, w, core, self.vec(FAMILIES[d.family].recruit))
+        return self._vectors[key]
 
 
 @lru_cache(maxsize=4)
@@ -123,13 +141,14 @@ def layout(names: tuple | None = None) -> Layout:
     return Layout(names)
 
 
-def apex(lay: Layout, name: str, intensity: str, effort: float | None = None, gains=None):
+def apex(lay: Layout, name: str, intensity: str, effort: float | None = None, gains=None, side: str | None = None):
     """The apex of descriptor `name` at `intensity`: (expr [K], jaw, head [3], gaze [2]).
 
     `effort` overrides the level's position on the effort scale (the renderer
-    jitters it per clip); `gains` [K] multiplies the recipe (per-person variation).
+    jitters it per clip); `gains` [K] multiplies the recipe (per-person variation);
+    `side` performs it on that side of the face (None or "both": as written).
     """
-    d, w, core, recruit = lay.descriptor(name)
+    d, w, core, recruit = lay.descriptor(name, side)
     x = LEVELS[intensity] if effort is None else effort
     r_core, r_sec = _sat(x, 0.0, CORE_K), _sat(x, SECONDARY_FROM, SECONDARY_K)
     if gains is not None:
@@ -239,7 +258,33 @@ def _head_motion(rng, motion, count, tempo, t, dur):
         amp = rng.uniform([0.02, 0.04, 0.03], [0.04, 0.08, 0.06])
         neck += amp * _smooth_noise(rng, t, 3, 0.12, 0.4)
         root[:, 1:] += 0.3 * amp[1:] * _smooth_noise(rng, t, 2, 0.08, 0.25)
+    elif motion in ("glance_left", "glance_right"):
+        neck[:, 1], gaze[:, 1] = _glance(rng, t, t0, dur, slow, 1.0 if motion == "glance_left" else -1.0)
     return neck, root, gaze
+
+
+def _glance(rng, t, t0, dur, slow, sign):
+    """Neck yaw [T] and eye-in-head yaw [T] of a glance to one side and back (+yaw: the character's left).
+
+    The eyes lead: a saccade takes them to the side, the head follows part of the way
+    (so the eyes end up turned further than the head), both hold, then the eyes jump
+    back first and the head follows while the eyes stay on the partner."""
+    head_amp = rng.uniform(0.14, 0.28)                     # radians the head turns
+    eye_amp = rng.uniform(0.16, 0.3)                       # how much further the eyes look
+    eye_go, eye_back = rng.uniform(0.06, 0.1, 2)           # saccades
+    head_go, head_back = rng.uniform(0.25, 0.4) * slow, rng.uniform(0.3, 0.5) * slow
+    hold = rng.uniform(0.35, 0.9) * slow
+    lag = rng.uniform(0.03, 0.08)                          # the head starts just after the eyes
+    room = dur - 0.25 - t0 - (lag + head_go + eye_back + head_back)
+    if room < hold:                                        # a short clip: start earlier, then hold less
+        t0 = max(0.1, t0 - (hold - room))
+        hold = max(0.15, min(hold, dur - 0.25 - t0 - (lag + head_go + eye_back + head_back)))
+    back = t0 + lag + head_go + hold                       # the eyes start back
+    world = _ease(np.interp(t, [t0, t0 + eye_go, back, back + eye_back], [0, 1, 1, 0]))
+    head = _ease(np.interp(t, [t0 + lag, t0 + lag + head_go, back + 0.5 * eye_back,
+                               back + 0.5 * eye_back + head_back], [0, 1, 1, 0]))
+    neck_yaw = sign * head_amp * head
+    return neck_yaw, sign * (head_amp + eye_amp) * world - neck_yaw       # eyes' yaw inside the turned head
 
 
 def _saccades(rng, t, dur, family):
@@ -280,6 +325,257 @@ def _talking(rng, lay, t, dur):
     return jaw, mouth
 
 
+# -- what render builds, and the states it builds it from ----------------------------------
+class _Face:
+    """The clip's channels while `render` builds them, over frames: expr [T,K], jaw [T] (radians),
+    neck and root [T,3] (pitch, yaw, roll), gaze [T,2] (pitch, yaw of both eyes in the head) and
+    `idle_gaze` [T,2], the idle saccades inside gaze (an eye roll or darting eyes replaces them)."""
+
+    def __init__(self, T: int, K: int):
+        self.expr, self.jaw = np.zeros((T, K)), np.zeros(T)
+        self.neck, self.root = np.zeros((T, 3)), np.zeros((T, 3))
+        self.gaze, self.idle_gaze = np.zeros((T, 2)), np.zeros((T, 2))
+
+
+@dataclass
+class _State:
+    """One emotional state of a clip (the labels' own, or their transition's) as performed:
+    its apex on its side, its weight over time and the dynamic it is performed with."""
+    descriptor: str
+    effort: float             # position on the 0..1 effort scale (LEVELS, jittered)
+    tempo: str
+    dynamic: str | None
+    sign: float               # +1 on the recipe's native side, -1 mirrored: a dynamic's direction flips too
+    expr: np.ndarray          # [K] apex
+    jaw: float
+    head: np.ndarray          # [3] neck tendency
+    gaze: np.ndarray          # [2] gaze tendency
+    w: np.ndarray | None = None   # [T] weight over time
+
+    def add_to(self, face: _Face) -> None:
+        face.expr += self.w[:, None] * self.expr
+        face.jaw += self.w * self.jaw
+        face.neck += self.w[:, None] * self.head
+        face.gaze += self.w[:, None] * self.gaze
+
+
+def _perform(lay: Layout, state: dict, tempo: str, effort: float, gains) -> _State:
+    """The apex of a labelled state on its side; a dynamic replaces the tendency it performs
+    (an eye roll's held upward gaze, a sigh's held head)."""
+    name, side, dynamic = state["descriptor"], state.get("side"), state.get("dynamic")
+    expr, jaw, head, gaze = apex(lay, name, state["intensity"], effort, gains, side)
+    mirrored = side in ("left", "right") and by_name(name).side not in (side, "both")
+    if dynamic == "eye_roll":
+        gaze = np.zeros(2)
+    if dynamic == "sigh_breath":
+        head = np.zeros(3)
+    return _State(name, effort, tempo, dynamic, -1.0 if mirrored else 1.0, expr, jaw,
+                  np.asarray(head, float), np.asarray(gaze, float))
+
+
+def _apex_window(t, w, thresh: float) -> tuple[float, float]:
+    """(first, last) second of the first stretch where a state's weight w [T] is >= thresh;
+    the moment of its peak when it never gets there."""
+    idx = np.flatnonzero(w >= thresh)
+    if not idx.size:
+        peak = t[int(np.argmax(w))]
+        return peak, peak
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    return t[idx[0]], t[idx[breaks[0]] if breaks.size else idx[-1]]
+
+
+def _fit(start: float, lengths: list[float], end: float, floor: float = 0.5) -> tuple[float, list[float]]:
+    """Move a pattern of consecutive `lengths` (seconds) from `start` so that it ends by `end`,
+    starting earlier (never before 0.1 s) and then shortening it (down to `floor` of itself)."""
+    total = sum(lengths)
+    start = max(0.1, min(start, end - total))
+    k = min(1.0, max(floor, (end - start) / total))
+    return start, [x * k for x in lengths]
+
+
+# -- dynamics: the motion patterns people name (labels["dynamic"]) ---------------------------
+# Per laughing descriptor: jaw, cheek and head pulse gains, pulses a second, pulses a burst.
+LAUGH_STYLES = {
+    "laugh": (1.0, 1.0, 1.0, (4.5, 5.4), (4, 7)),
+    "belly laugh": (1.0, 1.0, 1.8, (4.4, 5.2), (5, 9)),
+    "giggle": (0.6, 0.7, 0.6, (4.8, 5.4), (3, 6)),
+    "chuckle": (0.5, 0.55, 0.45, (4.5, 5.3), (3, 5)),
+    "suppressed laugh": (0.0, 0.8, 0.5, (4.5, 5.3), (3, 5)),   # lips kept shut: cheeks and head pulse
+}
+ROLL_SECONDS = {"slow": (1.3, 1.7), "normal": (0.9, 1.25), "fast": (0.6, 0.85)}          # the circle
+SIGH_SECONDS = {"slow": ((1.1, 1.5), (1.8, 2.5)), "normal": ((0.8, 1.2), (1.2, 1.9)),   # inhale, exhale
+                "fast": ((0.5, 0.8), (0.8, 1.2))}
+
+
+def _pulse_train(rng, t, a: float, b: float, rates, counts) -> np.ndarray:
+    """Laugh bursts from second a until b: pulses [T] in 0..1.
+
+    One raised cosine per 'ha' at the burst's rate; each burst starts strong and decays to
+    30-50% of its first pulse; short breaths between bursts; later bursts a little smaller."""
+    pulses = np.zeros(len(t))
+    rate = rng.uniform(*rates)
+    start, first = a, 1.0
+    while True:
+        n = int(rng.integers(counts[0], counts[1] + 1))
+        f = rate * rng.uniform(0.97, 1.03)
+        amps = first * rng.uniform(0.3, 0.5) ** (np.arange(n) / max(n - 1, 1))
+        u = (t - start) * f
+        inside = (u >= 0) & (u < n)
+        pulses += amps[np.clip(u, 0, n - 1).astype(int)] * (1 - np.cos(2 * np.pi * u)) / 2 * inside
+        start, first = start + n / f + rng.uniform(0.25, 0.6), rng.uniform(0.6, 0.95)
+        if start > min(b, t[-1]) - 0.3:
+            return pulses
+
+
+def _laugh_pulses(rng, lay, t, st: _State, face: _Face) -> None:
+    """Rhythmic laughter: with each 'ha' (4-6 Hz) the jaw opens past the laugh's apex, the cheeks,
+    smile and lid squint tighten and the head tips back; between them all rest lower (the face
+    rises to that rest at the onset, and keeps it after the last burst); bursts decay and
+    breathe between. A chuckle is smaller and shorter than a belly laugh (LAUGH_STYLES); a
+    suppressed laugh keeps the jaw shut and presses the lips with each pulse."""
+    jaw_g, cheek_g, head_g, rates, counts = LAUGH_STYLES.get(st.descriptor, LAUGH_STYLES["laugh"])
+    a, b = _apex_window(t, st.w, 0.8)
+    pulses = _pulse_train(rng, t, a, b, rates, counts)
+    on = st.w
+    face.jaw += on * st.jaw * jaw_g * (0.15 * pulses - 0.6 * (1 - pulses))
+    cheeks = lay.ch("cheekSquintLeft", "cheekSquintRight", "mouthSmileLeft", "mouthSmileRight",
+                    "eyeSquintLeft", "eyeSquintRight")
+    face.expr[:, cheeks] -= (on * cheek_g * 0.3 * (1 - pulses))[:, None] * st.expr[cheeks]
+    if jaw_g == 0.0:
+        face.expr += (on * 0.35 * pulses)[:, None] * lay.vec({"mouthPressLeft": 1.0, "mouthPressRight": 1.0})
+    bob = on * head_g * rng.uniform(0.03, 0.045) * (0.5 + 0.6 * st.effort) * pulses
+    face.neck[:, 0] -= bob                                   # -pitch: chin up with each pulse
+    face.root[:, 0] -= 0.3 * bob                             # the chest shakes with it
+
+
+def _lip_tremble(rng, lay, t, st: _State, face: _Face) -> None:
+    """A trembling lower lip: the chin raiser and the lower-lip depressor alternate at 6-10 Hz
+    (a wavering rate) with a jittery amplitude, and the jaw shivers with them."""
+    dt = t[1] - t[0] if len(t) > 1 else 0.04
+    rate = rng.uniform(6.5, 9.5) * (1 + 0.08 * _smooth_noise(rng, t, 1, 0.3, 1.0)[:, 0])
+    wave = np.sin(2 * np.pi * np.cumsum(rate) * dt + rng.uniform(0, 2 * np.pi))
+    jitter = np.clip(0.65 + 0.3 * _smooth_noise(rng, t, 1, 1.0, 3.0)[:, 0], 0.2, 1.2)
+    amp = st.w * jitter * (0.55 + 0.55 * st.effort)
+    down = amp * (1 - wave) / 2                              # the lip drops, then the chin pushes it up
+    lr = rng.uniform(0.85, 1.15, 2)                          # the two halves never quite alike
+    face.expr[:, lay.ch("mouthShrugLower")] += (0.4 * amp * wave)[:, None]
+    face.expr[:, lay.ch("mouthShrugUpper", "mouthRollLower")] += (amp * (1 + wave) / 2)[:, None] * [0.1, 0.12]
+    face.expr[:, lay.ch("mouthLowerDownLeft", "mouthLowerDownRight")] += (0.4 * down)[:, None] * lr
+    face.jaw += 0.012 * down
+
+
+def _eye_roll(rng, lay, t, st: _State, face: _Face) -> None:
+    """An eye roll: the eyes travel most of a circle instead of holding the gaze up. From one
+    side they sweep down, across to the other side and up (270-315 degrees), hold up a moment,
+    then come back while the lids droop; the brows lift when the eyes are up and the head
+    follows a little. On the mirrored side the circle turns the other way."""
+    a, _ = _apex_window(t, st.w, 0.6)
+    start, (sweep, hold, back) = _fit(a + rng.uniform(0.0, 0.3), [rng.uniform(*ROLL_SECONDS[st.tempo]),
+                                      rng.uniform(0.25, 0.55), rng.uniform(0.3, 0.5)], t[-1] - 0.1)
+    th0, th1 = -np.radians(rng.uniform(95, 115)), np.pi + np.radians(rng.uniform(0, 15))
+    size = 0.75 + 0.3 * st.effort
+    r_pitch, r_yaw = rng.uniform(0.26, 0.32) * size, rng.uniform(0.3, 0.4) * size
+    theta = th0 + (th1 - th0) * _ease((t - start) / sweep)   # 0 = down, pi/2 = one side (sign), pi = up
+    home = start + sweep + hold                               # the eyes start back
+    r = _ease((t - start) / (0.15 * sweep)) * (1 - _ease((t - home) / back)) * np.clip(st.w / 0.6, 0, 1)
+    path = np.stack([r_pitch * (np.cos(theta) - 0.1), st.sign * r_yaw * np.sin(theta)], 1) * r[:, None]
+    face.gaze += path - face.idle_gaze * r[:, None]
+    face.neck[:, :2] += 0.15 * path
+    up = np.clip(-path[:, 0] / r_pitch, 0, 1)
+    face.expr += up[:, None] * lay.vec({"browInnerUp": 0.3, "browOuterUpLeft": 0.25, "browOuterUpRight": 0.25,
+                                       "eyeWideLeft": 0.25, "eyeWideRight": 0.25})
+    lids = lay.ch("eyeBlinkLeft", "eyeBlinkRight")
+    face.expr[:, lids] *= (1 - 0.85 * r)[:, None]           # the lids follow the eyes round: the roll shows
+    droop = np.sin(np.pi * np.clip((t - home) / (back + 0.5), 0, 1)) * size
+    face.expr[:, lids] += (0.15 * droop)[:, None]
+
+
+def _sigh_breath(rng, lay, t, st: _State, face: _Face) -> None:
+    """A sigh's breath instead of a held head pose: the inhale lifts the head (chin up, a little
+    of the torso) and opens brows and lids; the exhale lets the air out through parted lips,
+    drops the head below where it started and lowers the lids; the head stays partly down."""
+    a, _ = _apex_window(t, st.w, 0.1)
+    (inhale_r, exhale_r) = SIGH_SECONDS[st.tempo]
+    start, (inhale, pause, exhale) = _fit(a, [rng.uniform(*inhale_r), rng.uniform(0.1, 0.3),
+                                              rng.uniform(*exhale_r)], t[-1] - 0.2)
+    size = 0.6 + 0.5 * st.effort
+    lift_a, drop_a = rng.uniform(0.06, 0.1) * size, rng.uniform(0.08, 0.13) * size
+    out = start + inhale + pause                             # the exhale starts
+    lift = _ease((t - start) / inhale) * (1 - _ease((t - out) / (0.6 * exhale)))
+    drop = _ease((t - out) / exhale) * (1 - 0.4 * _ease((t - out - exhale - 0.3) / 1.0))
+    air = np.sin(np.pi * np.clip((t - out) / exhale, 0, 1))
+    pitch = drop_a * drop - lift_a * lift                   # +pitch: chin down
+    face.neck[:, 0] += pitch
+    face.root[:, 0] += 0.3 * pitch
+    lids = lay.ch("eyeBlinkLeft", "eyeBlinkRight")
+    face.expr[:, lids] *= (1 - 0.6 * lift)[:, None]
+    face.expr[:, lids] += (0.25 * size * drop)[:, None]
+    face.expr += lift[:, None] * lay.vec({"browInnerUp": 0.2, "browOuterUpLeft": 0.15, "browOuterUpRight": 0.15,
+                                         "eyeWideLeft": 0.15, "eyeWideRight": 0.15})
+    face.expr += air[:, None] * lay.vec({"mouthFunnel": 0.2, "mouthLowerDownLeft": 0.1, "mouthLowerDownRight": 0.1})
+    face.jaw += 0.04 * air + 0.02 * lift
+
+
+DYNAMIC_RENDERERS = {"laugh_pulses": _laugh_pulses, "lip_tremble": _lip_tremble, "eye_roll": _eye_roll,
+                     "sigh_breath": _sigh_breath}
+assert tuple(DYNAMIC_RENDERERS) == DYNAMICS
+
+
+# -- micro-events -------------------------------------------------------------------------------
+def _darting(rng, t, ts: float, te: float) -> np.ndarray:
+    """Gaze [T,2] of darting eyes inside [ts, te] seconds, 0 outside: fixations of 150-400 ms
+    joined by saccades of 10-25 degrees taking 30-60 ms (the main sequence: ~21 ms + 2.2 ms a
+    degree), each to somewhere new, the last one back to where the eyes started (the partner's
+    face). The idle saccades hold still meanwhile (`_micro`)."""
+    fixations = []
+    now = ts
+    while True:
+        f = rng.uniform(0.15, 0.4)
+        if now + 0.06 + f + 0.06 > te:
+            break
+        fixations.append(f)
+        now += 0.06 + f
+    path = np.zeros((len(t), 2))
+    pos, now = np.zeros(2), ts
+    for k, f in enumerate(fixations):
+        target = _dart_target(rng, pos, last=k == len(fixations) - 1)
+        now = _saccade(path, t, now, pos, target) + f
+        pos = target
+    if fixations:
+        _saccade(path, t, now, pos, np.zeros(2))
+    return path
+
+
+# Saccade sizes, drawn a degree inside 10-25 so that the rendered ones (idle drift added) stay
+# inside; |pitch|, |yaw| radians the fixations stay within.
+DART_DEGREES, DART_BOX = (11.0, 24.0), np.array([0.22, 0.38])
+
+
+def _dart_target(rng, pos, last: bool) -> np.ndarray:
+    """A fixation 10-25 degrees from `pos` inside DART_BOX (the last one also 10-25 degrees from
+    the centre, so that the way back is a saccade of that size too)."""
+    best, best_miss = None, np.inf
+    for _ in range(40):
+        amp, ang = np.radians(rng.uniform(*DART_DEGREES)), rng.uniform(0, 2 * np.pi)
+        cand = pos + amp * np.array([0.6 * np.sin(ang), np.cos(ang)]) / np.hypot(0.6 * np.sin(ang), np.cos(ang))
+        miss = np.maximum(np.abs(cand) - DART_BOX, 0).sum()
+        if last:
+            home = np.degrees(np.hypot(*cand))
+            miss += np.radians(max(DART_DEGREES[0] - home, home - DART_DEGREES[1], 0.0))
+        if miss == 0.0:
+            return cand
+        if miss < best_miss:
+            best, best_miss = cand, miss
+    return best
+
+
+def _saccade(path, t, now: float, a, b) -> float:
+    """Add one saccade from gaze a to b starting at second `now` to path [T,2]; returns its end."""
+    dur = float(np.clip(0.021 + 0.0022 * np.degrees(np.hypot(*(b - a))), 0.03, 0.06))
+    path += _ease((t - now) / dur)[:, None] * (b - a)
+    return now + dur
+
+
 def sample_micro(rng, num_frames: int, fps: float, family: str, talking: bool,
                  feature_prob: float = 0.45) -> list[dict]:
     """Micro-events for a clip: natural blinks plus, often, one other event; sorted by start."""
@@ -306,11 +602,12 @@ def sample_micro(rng, num_frames: int, fps: float, family: str, talking: bool,
     return sorted(events, key=lambda ev: (ev["start"], ev["type"]))
 
 
-def _micro(rng, lay, frames, events, expr, jaw, neck):
-    """Layer the labelled micro-events onto expr [T,K], jaw [T] and neck [T,3] in place.
+def _micro(rng, lay, frames, fps: float, events, face: _Face):
+    """Layer the labelled micro-events onto the face in place (expr, jaw, neck and gaze).
 
     Returns the eyelid closure [T] that blinks ask for (combined with max, so a
     blink closes even a squinting eye)."""
+    expr, jaw, neck = face.expr, face.jaw, face.neck
     blink = np.zeros(len(frames))
     for ev in events:
         kind, s, e = ev["type"], ev["start"], ev["end"]
@@ -354,6 +651,10 @@ def _micro(rng, lay, frames, events, expr, jaw, neck):
                                           "mouthStretchLeft": 0.3, "mouthStretchRight": 0.3, "mouthFunnel": 0.15})
             blink = np.maximum(blink, 0.6 * p)
             neck[:, 0] -= 0.12 * p                                  # the head tips back
+        elif kind == "darting_eyes":                            # from where the idle saccades had the eyes
+            inside = ((frames >= s) & (frames <= e))[:, None]
+            held = face.idle_gaze - face.idle_gaze[min(int(s), len(frames) - 1)]
+            face.gaze += inside * (_darting(rng, frames / fps, s / fps, e / fps) - held)
     return blink
 
 
@@ -366,56 +667,58 @@ def render(labels: dict, rng: np.random.Generator, expr_names=None) -> tuple[np.
     frames = np.arange(T, dtype=float)
     dur = T / fps
     K = len(lay.names)
+    face = _Face(T, K)
 
-    # The emotional state(s): per-person recipe gains, jittered effort, envelopes.
-    tr = labels["transition"]
-    w_a, w_b = _envelopes(rng, t, dur, labels["tempo"], None if tr is None else tr["frame"] / fps)
+    # The emotional state(s): per-person recipe gains, jittered effort, envelopes, each on its side.
+    tr, tempo = labels["transition"], labels["tempo"]
+    w_a, w_b = _envelopes(rng, t, dur, tempo, None if tr is None else tr["frame"] / fps)
     gains = rng.uniform(0.88, 1.12, K)
-    e_a, jaw_a, head_a, gaze_a = apex(lay, labels["descriptor"], labels["intensity"],
-                                      LEVELS[labels["intensity"]] + rng.uniform(-LEVEL_JITTER, LEVEL_JITTER), gains)
-    w_a = w_a * (1 + 0.04 * _smooth_noise(rng, t, 1, 0.2, 0.6)[:, 0])   # a held face is never frozen
-    expr = w_a[:, None] * e_a
-    jaw = w_a * jaw_a
-    neck = w_a[:, None] * head_a
-    gaze = w_a[:, None] * gaze_a
+    states = [_perform(lay, labels, tempo, LEVELS[labels["intensity"]] + rng.uniform(-LEVEL_JITTER, LEVEL_JITTER),
+                       gains)]
+    states[0].w = w_a * (1 + 0.04 * _smooth_noise(rng, t, 1, 0.2, 0.6)[:, 0])   # a held face is never frozen
     if tr is not None:
-        e_b, jaw_b, head_b, gaze_b = apex(lay, tr["descriptor"], tr["intensity"],
-                                          LEVELS[tr["intensity"]] + rng.uniform(-LEVEL_JITTER, LEVEL_JITTER), gains)
-        expr += w_b[:, None] * e_b
-        jaw += w_b * jaw_b
-        neck += w_b[:, None] * head_b
-        gaze += w_b[:, None] * gaze_b
+        states.append(_perform(lay, tr, tempo, LEVELS[tr["intensity"]] + rng.uniform(-LEVEL_JITTER, LEVEL_JITTER),
+                               gains))
+        states[1].w = w_b
+    for st in states:
+        st.add_to(face)
 
     # Head motion, eyes, speech.
-    h_neck, root, h_gaze = _head_motion(rng, labels["head"]["motion"], labels["head"].get("count"),
-                                        labels["tempo"], t, dur)
-    neck += h_neck
-    gaze += h_gaze + _saccades(rng, t, dur, labels["family"])
+    h_neck, face.root, h_gaze = _head_motion(rng, labels["head"]["motion"], labels["head"].get("count"), tempo, t, dur)
+    face.neck += h_neck
+    face.idle_gaze = _saccades(rng, t, dur, labels["family"])
+    face.gaze += h_gaze + face.idle_gaze
     if labels["talking"]:
         talk_jaw, mouth = _talking(rng, lay, t, dur)
-        jaw += talk_jaw
-        expr += mouth
-        neck[:, 0] += 0.15 * talk_jaw                          # small emphasis nods on stressed syllables
+        face.jaw += talk_jaw
+        face.expr += mouth
+        face.neck[:, 0] += 0.15 * talk_jaw                     # small emphasis nods on stressed syllables
 
     # Idle life: slow sway of the neck and a faint restlessness of the face.
     still = labels["head"]["motion"] == "still"
-    neck += (0.006 if still else 0.012) * _smooth_noise(rng, t, 3)
-    gaze += 0.004 * _smooth_noise(rng, t, 2, 0.5, 2.0)
+    face.neck += (0.006 if still else 0.012) * _smooth_noise(rng, t, 3)
+    face.gaze += 0.004 * _smooth_noise(rng, t, 2, 0.5, 2.0)
     idle = lay.ch("browInnerUp", "mouthPressLeft", "mouthPressRight", "mouthSmileLeft", "mouthSmileRight",
                   "eyeSquintLeft", "eyeSquintRight")
-    expr[:, idle] += 0.012 * (1 + _smooth_noise(rng, t, len(idle), 0.1, 0.5))
+    face.expr[:, idle] += 0.012 * (1 + _smooth_noise(rng, t, len(idle), 0.1, 0.5))
 
-    blink = _micro(rng, lay, frames, labels["micro"], expr, jaw, neck)
+    # The dynamics the states are performed with, then the micro-events (last: an event changes
+    # nothing outside its window).
+    for st in states:
+        if st.dynamic is not None:
+            DYNAMIC_RENDERERS[st.dynamic](rng, lay, t, st, face)
+    blink = _micro(rng, lay, frames, fps, labels["micro"], face)
+    expr = face.expr
     bl = lay.ch("eyeBlinkLeft", "eyeBlinkRight")
     expr[:, bl] = np.maximum(expr[:, bl], blink[:, None])
     wide = lay.ch("eyeWideLeft", "eyeWideRight")
-    expr[:, wide] *= (1 - expr[:, bl])                                # a closing lid cannot stay wide open
+    expr[:, wide] *= (1 - np.clip(expr[:, bl], 0.0, 1.0))            # a closing lid cannot stay wide open
 
     pose = np.zeros((T, 5, 3))
-    pose[:, 0] = root
-    pose[:, 1] = neck
-    pose[:, 2, 0] = jaw
-    pose[:, 3, :2] = pose[:, 4, :2] = gaze
+    pose[:, 0] = face.root
+    pose[:, 1] = face.neck
+    pose[:, 2, 0] = face.jaw
+    pose[:, 3, :2] = pose[:, 4, :2] = face.gaze
     pose = _soft_limit(pose, JOINT_LO, JOINT_HI)
     np.clip(expr, 0.0, 1.0, out=expr)
     return pose.astype(np.float32), expr.astype(np.float32)

@@ -14,15 +14,24 @@ What it writes in OUT:
 - `CARD.md`, `card.json`, `histograms.png`: counts, hours, channel statistics.
 
 Determinism: every clip's random streams come from (seed, clip index) alone
-and a shard's content from its clip range alone, so the same seed gives the
-same bytes whatever the number of workers (npz members carry a fixed
-timestamp). Labels, motion and text use three separate streams, so changing
+(and the balanced plans it reads, from (seed, block)), and a shard's content
+from its clip range alone, so the same seed gives the same bytes whatever the
+number of workers (npz members carry a fixed timestamp). Labels, motion and text use three separate streams, so changing
 the caption module never changes a clip's motion.
 
 Splits are by recipe combination (see `split_of`): every descriptor has one
 head motion it is never trained with (`test_heldout_combo`), and val/test
 take whole (descriptor, intensity, head motion) combinations, never clips of
-a combination that train also has.
+a combination that train also has. A clip's side is not part of it: both mirror
+forms of a combination land in the same split.
+
+Balance (see `sample_labels`): every block of `_CELLS` clips visits each family x
+intensity x head motion cell once; a family's descriptors are dealt from a shuffle
+bag (each once per round of the family's visits), and an asymmetric descriptor's
+side alternates left/right from one of its rounds to the next, so sides are
+balanced per descriptor to within one clip. Transitions are drawn per block too
+(`_transition_plan`), and a transition to an asymmetric descriptor alternates sides
+over that descriptor's transitions in build order.
 """
 from __future__ import annotations
 
@@ -45,7 +54,17 @@ import numpy as np
 
 from engine.files import staged_dir
 from engine.safe_io import output_path
-from training.corpus.labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS, SPLITS, TEMPOS, check_labels
+from training.corpus.dynamics import dynamic_of
+from training.corpus.labels import (
+    DYNAMICS,
+    HEAD_MOTIONS,
+    INTENSITIES,
+    MICRO_EVENTS,
+    SIDES,
+    SPLITS,
+    TEMPOS,
+    check_labels,
+)
 from training.corpus.lexicon import BY_FAMILY, FAMILIES, LEXICON
 from training.corpus.motion import layout, render, sample_micro
 
@@ -60,7 +79,21 @@ NOD_COUNTS, NOD_P = (1, 2, 3, 4), (0.3, 0.35, 0.2, 0.15)
 SHAKE_COUNTS, SHAKE_P = (1, 2, 3), (0.35, 0.4, 0.25)
 VAL_FRACTION = TEST_FRACTION = 0.05          # of (descriptor, intensity, head motion) combinations
 _FAMILY_NAMES = tuple(FAMILIES)
-_CELLS = len(_FAMILY_NAMES) * len(INTENSITIES) * len(HEAD_MOTIONS)   # one balanced block
+_PER_FAMILY = len(INTENSITIES) * len(HEAD_MOTIONS)                 # a family's visits per block
+_CELLS = len(_FAMILY_NAMES) * _PER_FAMILY                          # one balanced block
+# Asymmetric descriptors start on alternate sides (in lexicon order), so that a short build
+# is balanced too, not only one whose rounds are complete.
+_SIDE_PHASE = {d.name: k % 2 for k, d in enumerate(d for d in LEXICON if d.asymmetric)}
+_ASYMMETRIC_FAMILIES = tuple(f for f in _FAMILY_NAMES if any(d.asymmetric for d in BY_FAMILY[f]))
+_ASYMMETRIC_NAMES = tuple(_SIDE_PHASE)
+_FAMILY_SIZES = np.array([len(BY_FAMILY[f]) for f in _FAMILY_NAMES])
+# [family, slot] -> index of the descriptor in _ASYMMETRIC_NAMES, -1 for a symmetric one.
+_ASYMMETRIC_ID = np.full((len(_FAMILY_NAMES), _FAMILY_SIZES.max()), -1, np.int64)
+for _f, _name in enumerate(_FAMILY_NAMES):
+    for _k, _d in enumerate(BY_FAMILY[_name]):
+        if _d.asymmetric:
+            _ASYMMETRIC_ID[_f, _k] = _ASYMMETRIC_NAMES.index(_d.name)
+_TRANSITIONS_BEFORE: dict = {}               # seed -> [asymmetric targets per descriptor in blocks < b, for each b]
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)            # fixed member timestamp: same bytes on every build
 
 
@@ -85,7 +118,8 @@ HELDOUT_COMBOS = frozenset((d.name, heldout_motion(d.name)) for d in LEXICON)
 def split_of(labels: dict) -> str:
     """test_heldout_combo if any (descriptor, head motion) pair of the clip (its
     transition's included) is held out; else val/test/train by a hash of the
-    (descriptor, intensity, head motion) combination."""
+    (descriptor, intensity, head motion) combination. The side (v2) is not part of it: both
+    mirror forms of a combination share its split, and the held-out pairs are as in v1."""
     motion = labels["head"]["motion"]
     states = [labels] + ([labels["transition"]] if labels["transition"] else [])
     if any((s["descriptor"], motion) in HELDOUT_COMBOS for s in states):
@@ -106,27 +140,90 @@ def _block(seed: int, block: int) -> np.ndarray:
     return np.random.default_rng([seed, block, 7]).permutation(_CELLS)
 
 
+@lru_cache(maxsize=4)
+def _family_visit(seed: int, block: int) -> np.ndarray:
+    # [_CELLS]: how many earlier positions of the block belong to the same family.
+    fam = _block(seed, block) // _PER_FAMILY
+    rank = np.empty(_CELLS, np.int64)
+    for f in range(len(_FAMILY_NAMES)):
+        at = np.flatnonzero(fam == f)
+        rank[at] = np.arange(len(at))
+    return rank
+
+
+@lru_cache(maxsize=1024)
+def _bag(seed: int, f: int, round_: int) -> tuple:
+    # The order of family f's descriptors in its visits [round*n, (round+1)*n): each once.
+    n = len(BY_FAMILY[_FAMILY_NAMES[f]])
+    return tuple(int(x) for x in np.random.default_rng([seed, f, round_, 11]).permutation(n))
+
+
+def _side(seed: int, descriptor, visit: int) -> str:
+    """"both" for a symmetric descriptor; an asymmetric one alternates left/right per visit."""
+    if not descriptor.asymmetric:
+        return "both"
+    return ("left", "right")[(visit + _SIDE_PHASE[descriptor.name] + seed) % 2]
+
+
+@lru_cache(maxsize=4)
+def _transition_plan(seed: int, block: int):
+    """The block's transitions, drawn per block so that their sides can alternate too:
+    (has [C] bool, target family [C], slot in that family [C], asymmetric id [C] or -1,
+    rank [C]: how many earlier positions of the block have the same asymmetric target)."""
+    rng = np.random.default_rng([seed, block, 13])
+    fam_a = _block(seed, block) // _PER_FAMILY
+    has = rng.random(_CELLS) < TRANSITION_P
+    k = rng.integers(0, len(_FAMILY_NAMES) - 1, _CELLS)
+    fam_b = k + (k >= fam_a)                                  # any family but the clip's own
+    slot = np.minimum((rng.random(_CELLS) * _FAMILY_SIZES[fam_b]).astype(np.int64), _FAMILY_SIZES[fam_b] - 1)
+    asym = np.where(has, _ASYMMETRIC_ID[fam_b, slot], -1)
+    rank = np.zeros(_CELLS, np.int64)
+    for a in np.unique(asym[asym >= 0]):
+        at = np.flatnonzero(asym == a)
+        rank[at] = np.arange(len(at))
+    return has, fam_b, slot, asym, rank
+
+
+def _transitions_before(seed: int, block: int) -> np.ndarray:
+    """[len(_ASYMMETRIC_NAMES)]: transitions to each asymmetric descriptor in blocks 0 .. block-1."""
+    cum = _TRANSITIONS_BEFORE.setdefault(seed, [np.zeros(len(_ASYMMETRIC_NAMES), np.int64)])
+    while len(cum) <= block:
+        asym = _transition_plan(seed, len(cum) - 1)[3]
+        cum.append(cum[-1] + np.bincount(asym[asym >= 0], minlength=len(_ASYMMETRIC_NAMES)))
+    return cum[block]
+
+
 def sample_labels(seed: int, index: int, fps: float = 25.0, rngs=None) -> dict:
-    """The labels of clip `index` of a build (balanced over family x intensity x head motion)."""
+    """The labels of clip `index` of a build: balanced over family x intensity x head motion
+    (one visit of each cell per block), descriptors within a family (a shuffle bag) and the
+    two sides of each asymmetric descriptor, main state and transition target alike
+    (alternating); from (seed, index) alone, whatever else was sampled before."""
     rng, _, text_rng = rngs or clip_rngs(seed, index)
-    cell = int(_block(seed, index // _CELLS)[index % _CELLS])
-    f, rest = divmod(cell, len(INTENSITIES) * len(HEAD_MOTIONS))
+    block, pos = divmod(index, _CELLS)
+    cell = int(_block(seed, block)[pos])
+    f, rest = divmod(cell, _PER_FAMILY)
     i, m = divmod(rest, len(HEAD_MOTIONS))
     family, intensity, motion = _FAMILY_NAMES[f], INTENSITIES[i], HEAD_MOTIONS[m]
     choices = BY_FAMILY[family]
-    descriptor = choices[rng.integers(len(choices))].name
+    round_, slot = divmod(block * _PER_FAMILY + int(_family_visit(seed, block)[pos]), len(choices))
+    desc = choices[_bag(seed, f, round_)[slot]]
+    descriptor = desc.name
     T = int(round(rng.uniform(*SECONDS) * fps))
     count = (int(rng.choice(NOD_COUNTS, p=NOD_P)) if motion == "nod" else
              int(rng.choice(SHAKE_COUNTS, p=SHAKE_P)) if motion == "shake" else None)
     transition = None
-    if rng.random() < TRANSITION_P:
-        other = [x for x in _FAMILY_NAMES if x != family]
-        fam_b = other[rng.integers(len(other))]
-        transition = {"family": fam_b, "descriptor": BY_FAMILY[fam_b][rng.integers(len(BY_FAMILY[fam_b]))].name,
-                      "intensity": INTENSITIES[rng.integers(len(INTENSITIES))],
+    tr_has, tr_family, tr_slot, tr_asym, tr_rank = _transition_plan(seed, block)
+    if tr_has[pos]:
+        fam_b = _FAMILY_NAMES[int(tr_family[pos])]
+        desc_b = BY_FAMILY[fam_b][int(tr_slot[pos])]
+        a = int(tr_asym[pos])
+        visit_b = int(_transitions_before(seed, block)[a] + tr_rank[pos]) if a >= 0 else 0
+        transition = {"family": fam_b, "descriptor": desc_b.name, "side": _side(seed, desc_b, visit_b + 1),
+                      "dynamic": dynamic_of(desc_b.name), "intensity": INTENSITIES[rng.integers(len(INTENSITIES))],
                       "frame": int(round(rng.uniform(0.4, 0.7) * T))}
     talking = bool(rng.random() < TALKING_P)
-    labels = {"family": family, "descriptor": descriptor, "intensity": intensity,
+    labels = {"family": family, "descriptor": descriptor, "side": _side(seed, desc, round_),
+              "dynamic": dynamic_of(descriptor), "intensity": intensity,
               "tempo": TEMPOS[rng.integers(len(TEMPOS))], "head": {"motion": motion, "count": count},
               "micro": sample_micro(rng, T, fps, family, talking), "transition": transition,
               "talking": talking, "subject": SUBJECTS[text_rng.integers(len(SUBJECTS))],
@@ -188,7 +285,8 @@ def _write_shard(job) -> dict:
     C = len(names) + 15                       # expression channels, then the 5 joints' x/y/z
     acc = {"sum": np.zeros(C), "sq": np.zeros(C), "min": np.full(C, np.inf), "max": np.full(C, -np.inf)}
     counts = {key: Counter() for key in ("family", "descriptor", "intensity", "head", "split", "tempo",
-                                         "micro", "transition", "talking", "seconds")}
+                                         "micro", "transition", "talking", "seconds", "side", "family_side",
+                                         "descriptor_side", "transition_side", "dynamic")}
     poses, exprs, lines, frames = [], [], [], 0
     for j, index in enumerate(range(start, stop)):
         labels, pose, expr, text_rng = synth_clip(seed, index, fps)
@@ -216,6 +314,13 @@ def _write_shard(job) -> dict:
         counts["micro"].update(ev["type"] for ev in labels["micro"])
         counts["transition"][str(labels["transition"] is not None)] += 1
         counts["talking"][str(labels["talking"])] += 1
+        counts["side"][labels["side"]] += 1
+        counts["dynamic"][labels["dynamic"] or "none"] += 1
+        if labels["side"] != "both":
+            counts["family_side"][f"{labels['family']} {labels['side']}"] += 1
+            counts["descriptor_side"][f"{labels['descriptor']} {labels['side']}"] += 1
+        if labels["transition"] is not None:
+            counts["transition_side"][labels["transition"]["side"]] += 1
         counts["seconds"][f"{np.floor(2 * len(pose) / fps) / 2:.1f}"] += 1     # half-second bins
     n, tmax = len(poses), max(len(p) for p in poses)
     pose_arr = np.zeros((n, tmax, 5, 3), np.float16)
@@ -314,7 +419,10 @@ def _card(results: list, clips: int, seed: int, fps: float, shard_size: int, com
     channels = list(layout().names) + [f"{j}.{a}" for j in ("global", "neck", "jaw", "eye_left", "eye_right")
                                        for a in "xyz"]
     order = {"family": _FAMILY_NAMES, "intensity": INTENSITIES, "head": HEAD_MOTIONS, "split": SPLITS,
-             "tempo": TEMPOS, "micro": MICRO_EVENTS}
+             "tempo": TEMPOS, "micro": MICRO_EVENTS, "side": SIDES, "transition_side": SIDES,
+             "dynamic": (*DYNAMICS, "none"),
+             "family_side": tuple(f"{f} {s}" for f in _ASYMMETRIC_FAMILIES for s in ("left", "right")),
+             "descriptor_side": tuple(f"{d} {s}" for d in _ASYMMETRIC_NAMES for s in ("left", "right"))}
 
     def ordered(key):
         keys = order.get(key) or sorted(counts[key])
@@ -331,9 +439,10 @@ def _card(results: list, clips: int, seed: int, fps: float, shard_size: int, com
 
 
 def _histograms(card: dict) -> np.ndarray:
-    """Bar charts of family, intensity, head motion, split, micro-event and duration counts, one row each."""
+    """Bar charts of family, intensity, head motion, split, micro-event, duration and side counts, one row each."""
     panels = [("family", (70, 110, 180)), ("intensity", (200, 120, 50)), ("head", (60, 150, 90)),
-              ("split", (150, 80, 160)), ("micro", (190, 70, 70)), ("seconds", (90, 90, 90))]
+              ("split", (150, 80, 160)), ("micro", (190, 70, 70)), ("seconds", (90, 90, 90)),
+              ("family_side", (40, 140, 160)), ("descriptor_side", (120, 120, 40))]
     width, height, pad = 900, 110, 14
     img = np.full((len(panels) * (height + pad) + pad, width, 3), 255, np.uint8)
     for p, (key, colour) in enumerate(panels):
@@ -356,6 +465,17 @@ def _card_markdown(card: dict) -> str:
         rows = "\n".join(f"| {k} | {v} | {100 * v / total:.1f}% |" for k, v in c[key].items())
         return f"### {title}\n\n| {key} | clips | share |\n|---|---:|---:|\n{rows}\n"
 
+    def sides(key, names, title):
+        # one row per family / descriptor: its left and right clips
+        rows = []
+        for n in names:
+            left, right = c[key].get(f"{n} left", 0), c[key].get(f"{n} right", 0)
+            rows.append(f"| {n} | {left} | {right} | {100 * left / max(left + right, 1):.1f}% |")
+        what = key.split("_")[0]
+        return (f"### {title}\n\n| {what} | left | right | left share |\n|---|---:|---:|---:|\n"
+                + "\n".join(rows) + "\n")
+
+    side_title = "Side (the character's own side of an asymmetric descriptor; both: a symmetric one)"
     ch = "\n".join(f"| {n} | {s['mean']:.4f} | {s['std']:.4f} | {s['min']:.4f} | {s['max']:.4f} |"
                    for n, s in card["channels"].items())
     return f"""# Procedural face-motion corpus
@@ -374,7 +494,8 @@ By recipe combination. Each descriptor has one head motion it never appears with
 train/val/test (chosen by a hash of its name; {len(card['heldout_combos'])} pairs, listed in
 card.json `heldout_combos`): clips with such a pair, as main state or transition target, form
 `test_heldout_combo`. Of the other (descriptor, intensity, head motion) combinations,
-{VAL_FRACTION:.0%} go to val and {TEST_FRACTION:.0%} to test, whole. Captions of the test splits
+{VAL_FRACTION:.0%} go to val and {TEST_FRACTION:.0%} to test, whole. The side is not part of a
+combination: a left and a right smirk of one combination are in the same split. Captions of the test splits
 also carry `captions_heldout`: the caption module's held-out templates and synonyms, for measuring \
 generalisation to unseen wording.
 
@@ -382,14 +503,23 @@ generalisation to unseen wording.
 ![histograms](histograms.png)
 
 Histogram rows, top to bottom, bars in the order of the tables: family, intensity, head motion,
-split, micro-event, duration (seconds).
+split, micro-event, duration (seconds), side per asymmetric family and per asymmetric descriptor
+(left, right, left, right, ...).
 
 {table('family', 'Family')}
 {table('intensity', 'Intensity')}
 {table('head', 'Head motion')}
 {table('tempo', 'Tempo')}
 {table('micro', 'Micro-events (events, not clips)')}
+{table('side', side_title)}
+Asymmetric descriptors ({len(_ASYMMETRIC_NAMES)} of {card['descriptors']}) are performed on either side, the other
+one as the exact mirror image of the recipe; each alternates sides from one visit to the next.
+
+{sides('family_side', _ASYMMETRIC_FAMILIES, 'Side per family (asymmetric clips)')}
+{sides('descriptor_side', _ASYMMETRIC_NAMES, 'Side per asymmetric descriptor')}
+{table('dynamic', 'Dynamic (motion pattern of the descriptor)')}
 {table('transition', 'With a transition')}
+{table('transition_side', 'Transition side (clips with a transition)')}
 {table('talking', 'Talking')}
 {table('seconds', 'Duration (s)')}
 ## Channel statistics (all frames)

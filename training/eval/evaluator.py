@@ -3,7 +3,8 @@
     motion features [B,T,D] --(normalise, Linear, [CLS] + sinusoids, transformer)--> z_m [B,E]
     MiniLM tokens  [B,L,384] --(Linear, [CLS] + sinusoids, transformer)-----------> z_t [B,E]
     InfoNCE over cos(z_m, z_t) / temperature, both directions
-    z_m --(one small MLP per task)--> family, intensity, head motion, talking, micro-event logits
+    z_m --(one small MLP per task)--> family, intensity, head motion, talking, micro-event,
+                                      side and dynamic logits (side and dynamic: version 2)
 
 What it is for: retrieval metrics (R-precision, FD, MM-Dist, diversity) use the
 embeddings, label correctness uses the classifiers. It is trained once on the
@@ -28,6 +29,9 @@ are ignored (padding may hold anything, NaN included).
 
 Checkpoint = folder with model.safetensors (fp16 by default) + config.json
 (version, EvaluatorConfig incl. label vocabularies, whatever `extra` the trainer adds).
+Version 2 (corpus v2) adds the side head (left / right / both) and the dynamic head
+(none / laugh pulses / lip tremble / eye roll / sigh breath), and its vocabularies hold
+the new head motions and micro-events; version 1 checkpoints load with neither head.
 """
 from __future__ import annotations
 
@@ -42,11 +46,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from engine.files import write_weights_and_config
-from training.corpus.labels import HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS
+from training.corpus.labels import DYNAMICS, HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS, SIDES
 
-VERSION = "tdmm-evaluator-1"
+VERSION = "tdmm-evaluator-2"
+READS = ("tdmm-evaluator-1", VERSION)
+NO_DYNAMIC = "none"
 TEXT_DIM = 384                    # MiniLM hidden size
-TASKS = ("family", "intensity", "head", "talking", "micro")
+TASKS = ("family", "intensity", "head", "talking", "micro", "side", "dynamic")
+CATEGORICAL = ("family", "intensity", "head", "side", "dynamic")           # softmax heads
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 
 
@@ -77,6 +84,8 @@ class EvaluatorConfig:
     intensities: list = field(default_factory=lambda: list(INTENSITIES))
     head_motions: list = field(default_factory=lambda: list(HEAD_MOTIONS))
     micro_events: list = field(default_factory=lambda: list(MICRO_EVENTS))
+    sides: list = field(default_factory=lambda: list(SIDES))                        # [] in version 1
+    dynamics: list = field(default_factory=lambda: [NO_DYNAMIC, *DYNAMICS])       # [] in version 1
 
     @classmethod
     def from_dict(cls, d: dict) -> "EvaluatorConfig":
@@ -167,9 +176,12 @@ def info_nce(zm: torch.Tensor, zt: torch.Tensor, temperature: float,
 def label_targets(labels: list, cfg: EvaluatorConfig) -> dict:
     """Per-clip label dicts (training/corpus/labels.py schema, or None) -> numpy targets:
     family/intensity/head int64 [N] (-100: unknown), talking float32 [N],
-    micro float32 [N,M] (multi-hot), has float32 [N] (1 where the clip has labels)."""
+    micro float32 [N,M] (multi-hot), has float32 [N] (1 where the clip has labels); side and
+    dynamic int64 [N] when the config has those heads (a version-1 label has side "both" and
+    dynamic "none")."""
     N, M = len(labels), len(cfg.micro_events)
-    vocab = {"family": cfg.families, "intensity": cfg.intensities, "head": cfg.head_motions}
+    vocab = {"family": cfg.families, "intensity": cfg.intensities, "head": cfg.head_motions,
+             **({"side": cfg.sides} if cfg.sides else {}), **({"dynamic": cfg.dynamics} if cfg.dynamics else {})}
     index = {k: {name: i for i, name in enumerate(v)} for k, v in vocab.items()}
     out = {k: np.full(N, -100, np.int64) for k in vocab}
     out.update(talking=np.zeros(N, np.float32), micro=np.zeros((N, M), np.float32), has=np.zeros(N, np.float32))
@@ -178,9 +190,11 @@ def label_targets(labels: list, cfg: EvaluatorConfig) -> dict:
         if not lab:
             continue
         out["has"][i] = 1
-        for key, value in (("family", lab.get("family")), ("intensity", lab.get("intensity")),
-                           ("head", (lab.get("head") or {}).get("motion"))):
-            out[key][i] = index[key].get(value, -100)
+        values = {"family": lab.get("family"), "intensity": lab.get("intensity"),
+                  "head": (lab.get("head") or {}).get("motion"), "side": lab.get("side") or "both",
+                  "dynamic": lab.get("dynamic") or NO_DYNAMIC}
+        for key in vocab:
+            out[key][i] = index[key].get(values[key], -100)
         out["talking"][i] = float(bool(lab.get("talking")))
         for ev in lab.get("micro") or []:
             if ev.get("type") in micro_index:
@@ -189,10 +203,10 @@ def label_targets(labels: list, cfg: EvaluatorConfig) -> dict:
 
 
 def label_loss(logits: dict, tgt: dict) -> tuple[torch.Tensor, dict]:
-    """Sum of the five task losses, each a mean over the clips that have that label
-    (0 where no clip of the batch has it). No host sync: safe inside a CUDA step."""
+    """Sum of the task losses, each a mean over the clips that have that label (0 where no
+    clip of the batch has it). No host sync: safe inside a CUDA step."""
     parts = {}
-    for key in ("family", "intensity", "head"):
+    for key in [k for k in CATEGORICAL if k in logits]:
         valid = (tgt[key] >= 0).float()
         ce = F.cross_entropy(logits[key].float(), tgt[key].clamp_min(0), reduction="none")
         parts[key] = (ce * valid).sum() / valid.sum().clamp_min(1)
@@ -220,6 +234,8 @@ class Evaluator(nn.Module):
             "head": _head(c.embed_dim, len(c.head_motions), c.dropout),
             "talking": _head(c.embed_dim, 1, c.dropout),
             "micro": _head(c.embed_dim, len(c.micro_events), c.dropout),
+            **({"side": _head(c.embed_dim, len(c.sides), c.dropout)} if c.sides else {}),
+            **({"dynamic": _head(c.embed_dim, len(c.dynamics), c.dropout)} if c.dynamics else {}),
         })
         self._text_encoder = None
         self.meta = {}                      # config.json of a loaded checkpoint
@@ -250,7 +266,8 @@ class Evaluator(nn.Module):
         return self.text(tokens.float(), mask)
 
     def head_logits(self, z: torch.Tensor) -> dict:
-        """z_m [B,E] -> {family [B,F], intensity [B,5], head [B,H], talking [B], micro [B,M]}."""
+        """z_m [B,E] -> {family [B,F], intensity [B,5], head [B,H], talking [B], micro [B,M],
+        side [B,3] and dynamic [B,5] (version 2)}."""
         out = {k: h(z) for k, h in self.heads.items()}
         out["talking"] = out["talking"][:, 0]
         return out
@@ -283,20 +300,26 @@ class Evaluator(nn.Module):
         probs {task: float32 tensor} (softmax for family/intensity/head, sigmoid for the rest)."""
         z = self.embed_motion(features, lengths, normalize=False, batch_size=batch_size)
         logits = self.head_logits(z)
-        probs = {k: logits[k].softmax(-1) for k in ("family", "intensity", "head")}
+        probs = {k: logits[k].softmax(-1) for k in CATEGORICAL if k in logits}
         probs.update(talking=logits["talking"].sigmoid(), micro=logits["micro"].sigmoid())
         return {**self.labels_from_logits(logits), "probs": probs}
 
     def labels_from_logits(self, logits: dict) -> dict:
-        """head_logits -> predicted labels: family / intensity / head (list[str]), talking
-        (list[bool]) and micro (list[list[str]]), the last two where the logit is > 0 (p > 0.5)."""
+        """head_logits -> predicted labels: family / intensity / head / side / dynamic (list[str];
+        dynamic None for "none"; side and dynamic only in version 2), talking (list[bool]) and
+        micro (list[list[str]]), the last two where the logit is > 0 (p > 0.5)."""
         c, B = self.cfg, len(logits["talking"])
         pick = lambda k, vocab: [vocab[i] for i in logits[k].argmax(-1).tolist()] if vocab else [None] * B
-        return {
+        out = {
             "family": pick("family", c.families), "intensity": pick("intensity", c.intensities),
             "head": pick("head", c.head_motions), "talking": (logits["talking"] > 0).tolist(),
             "micro": [[c.micro_events[j] for j in np.flatnonzero(row)] for row in (logits["micro"] > 0).cpu().numpy()],
         }
+        if "side" in logits:
+            out["side"] = pick("side", c.sides)
+        if "dynamic" in logits:
+            out["dynamic"] = [None if d == NO_DYNAMIC else d for d in pick("dynamic", c.dynamics)]
+        return out
 
     def text_encoder(self):
         from engine.text_encoder import TextEncoder
@@ -357,9 +380,12 @@ class Evaluator(nn.Module):
         if not config.is_file() or not weights.is_file():
             raise FileNotFoundError(f"{path} is not an evaluator checkpoint (needs {config.name} and {weights.name})")
         meta = json.loads(config.read_text())
-        if meta.get("version") != VERSION:
-            raise ValueError(f"{path}: evaluator version {meta.get('version')!r}, this code reads {VERSION!r}")
-        model = cls(EvaluatorConfig.from_dict(meta["config"]))
+        if meta.get("version") not in READS:
+            raise ValueError(f"{path}: evaluator version {meta.get('version')!r}, this code reads {', '.join(READS)}")
+        cfg = dict(meta["config"])
+        if meta["version"] == "tdmm-evaluator-1":          # no side or dynamic heads
+            cfg.update(sides=[], dynamics=[])
+        model = cls(EvaluatorConfig.from_dict(cfg))
         sd = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
         model.load_state_dict(sd)
         model.meta = meta

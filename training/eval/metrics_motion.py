@@ -348,14 +348,17 @@ def label_accuracy(pred_labels, true_labels, keys=CLASSIFIER_KEYS) -> dict:
 
 def classifier_accuracy(logits: dict, targets: dict) -> dict:
     """Accuracy of classifier heads from raw logits against integer targets (the evaluator's
-    training targets, training.eval.evaluator.label_targets): family / intensity / head by argmax
+    training targets, training.eval.evaluator.label_targets): family / intensity / head (and side
+    / dynamic where both have them) by argmax
     where the target is known (>= 0); talking and every micro-event by logit > 0 on the clips
     that carry those labels (targets["has"] > 0). Fractions keyed acc_*; a task with no
     labelled clip is left out. label_accuracy scores predicted label dicts instead."""
     lg = {k: as_numpy(v) for k, v in logits.items()}
     tg = {k: as_numpy(v) for k, v in targets.items()}
     out = {}
-    for key in ("family", "intensity", "head"):
+    for key in ("family", "intensity", "head", "side", "dynamic"):
+        if key not in lg or key not in tg:              # side / dynamic: evaluator version 2
+            continue
         ok = tg[key] >= 0
         if ok.any():
             out[f"acc_{key}"] = float((lg[key].argmax(-1) == tg[key])[ok].mean())

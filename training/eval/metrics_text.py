@@ -22,7 +22,8 @@ import numpy as np
 
 from training.eval.metrics_motion import label_accuracy
 
-CAPTION_KEYS = ("family", "descriptor", "intensity", "head_motion", "head_count", "micro", "transition")
+CAPTION_KEYS = ("family", "descriptor", "intensity", "head_motion", "head_count", "micro", "transition", "side",
+                "dynamic")
 ROUGE_BETA = 1.2              # COCO's ROUGE-L weights recall 1.2x precision
 CIDER_SIGMA = 6.0             # CIDEr-D's Gaussian length penalty width (in tokens)
 
@@ -59,7 +60,10 @@ def caption_label_correctness(captions, labels, keys=CAPTION_KEYS) -> dict:
     intensity is that of the first emotion phrase; head_motion is the first head motion
     (a caption that never mentions the head is wrong, also for "still"); head_count
     needs the right motion and count, on nod/shake clips only; micro needs exactly the
-    labelled set of micro-event types; transition, whether a change of state is stated.
+    labelled set of micro-event types; transition, whether a change of state is stated;
+    side, the side of the first emotion phrase ("a smirk on the left side of her mouth";
+    "both" when none is said, as for version 1 labels); dynamic, the motion dynamic of the
+    first emotion phrase ("laughing in bursts"; None when none is said).
     Returns {key: percent, ..., "n"} as `label_accuracy`."""
     from training.corpus.caption_parse import parse_caption  # lazily: the parser loads the lexicon
     if len(captions) != len(labels):
@@ -80,6 +84,8 @@ def caption_label_correctness(captions, labels, keys=CAPTION_KEYS) -> dict:
             "transition": bool(p.get("transition")),
             "talking": p.get("talking"),
             "tempo": p.get("tempo"),
+            "side": p.get("side") or "both",
+            "dynamic": p.get("dynamic"),
         })
     return label_accuracy(preds, list(labels), keys)
 

@@ -89,6 +89,7 @@ DEFAULT_SUBSET, DEFAULT_TRAIN_SUBSET, DEFAULT_TSNE = 512, 2048, 2000
 R_BATCH = 32                                   # R-precision batches (T2M)
 VERTEX_FRAMES = 4096                           # frames (drawn by the seed) for the tokenizer vertex errors
 CLS_KEYS = ("family", "intensity", "head_motion", "talking", "micro_f1")
+V2_KEYS = ("side", "dynamic")                   # classifier heads of evaluator version 2
 L2M_KEYS = ("family", "intensity", "head_motion", "micro_f1")
 M2L_KEYS = ("family", "descriptor", "intensity", "head_motion", "micro")
 
@@ -156,8 +157,13 @@ def motion_outputs(ev, feats, lengths, quiet: bool = True, chunk: int = 256):
         z = ev.embed_motion(feats[s:s + chunk], lengths[s:s + chunk], normalize=False)
         embs.append(torch.nn.functional.normalize(z, dim=-1).cpu().numpy())
         lab = ev.labels_from_logits(ev.head_logits(z))
-        preds += [{"family": f, "intensity": i, "head_motion": h, "talking": t, "micro": m}
-                  for f, i, h, t, m in zip(lab["family"], lab["intensity"], lab["head"], lab["talking"], lab["micro"])]
+        rows = [{"family": f, "intensity": i, "head_motion": h, "talking": t, "micro": m}
+                for f, i, h, t, m in zip(lab["family"], lab["intensity"], lab["head"], lab["talking"], lab["micro"])]
+        for k in V2_KEYS:                               # evaluator version 2
+            if k in lab:
+                for r, v in zip(rows, lab[k]):
+                    r[k] = v
+        preds += rows
     return np.concatenate(embs), preds
 
 
@@ -185,17 +191,18 @@ def self_quality(s: EvalSet, seed: int) -> dict:
     out["chance"] = {"batch": {k: min(k, b) / b for k in (1, 3, 10)}, "whole": {k: min(k, n) / n for k in (1, 3, 10)},
                      "median_rank": (n + 1) / 2}
     labels = s.arrays.labels
-    acc = label_accuracy(s.preds, labels, CLS_KEYS)
-    out["classifier"] = {k: acc[k] for k in CLS_KEYS}
-    out["classifier_chance"] = label_chance(labels, seed)
+    keys = CLS_KEYS + tuple(k for k in V2_KEYS if s.preds and k in s.preds[0])
+    acc = label_accuracy(s.preds, labels, keys)
+    out["classifier"] = {k: acc[k] for k in keys}
+    out["classifier_chance"] = label_chance(labels, seed, keys)
     return out
 
 
-def label_chance(labels: list, seed: int) -> dict:
+def label_chance(labels: list, seed: int, keys=CLS_KEYS) -> dict:
     """Chance of each classifier key: always answering the most frequent value (categorical keys),
     and for micro F1 the labels of a randomly permuted clip."""
     out = {}
-    for k in CLS_KEYS[:-1]:
+    for k in [k for k in keys if k != "micro_f1"]:
         values = [label_value(t, k) for t in labels]
         out[k] = 100.0 * max(values.count(v) for v in set(values)) / len(values)
     perm = np.random.default_rng(seed).permutation(len(labels))
@@ -382,15 +389,16 @@ def render(res: dict) -> str:
         f"{q['t2m']['batch'][1] / q['chance']['batch'][1]:.1f}x chance, median rank {_f(q['t2m']['median_rank'], 0)} "
         f"of {q['n']} (chance {_f(q['chance']['median_rank'], 0)})" for q in res["self"]) + ".", ""]
     names = {"family": "family", "intensity": "intensity", "head_motion": "head motion", "talking": "talking",
-             "micro_f1": "micro-event F1"}
+             "micro_f1": "micro-event F1", "side": "side", "dynamic": "dynamic"}
+    cls_keys = list(res["self"][0]["classifier"]) if res["self"] else list(CLS_KEYS)
     L += ["Classifier on real motion, % correct (chance in brackets: the most frequent value of the set; "
           "for micro-event F1, the labels of a randomly permuted clip):", ""]
-    L += _table(["set", "n"] + [names[k] for k in CLS_KEYS],
+    L += _table(["set", "n"] + [names[k] for k in cls_keys],
                 [[q["set"], q["n"]] + [f"{_f(q['classifier'][k], 1)} ({_f(q['classifier_chance'][k], 1)})"
-                                       for k in CLS_KEYS] for q in res["self"] if "held-out wording" not in q["set"]])
+                                       for k in cls_keys] for q in res["self"] if "held-out wording" not in q["set"]])
     L += ["", "Margins over chance (points): " + "; ".join(
         f"{q['set']}: " + ", ".join(f"{names[k]} {q['classifier'][k] - q['classifier_chance'][k]:+.1f}"
-                                    for k in CLS_KEYS)
+                                    for k in cls_keys)
         for q in res["self"] if "held-out wording" not in q["set"]) + ".", ""]
     L += ["### Language2Motion", "",
           "Motion for each clip's query caption at the clip's length, scored by the evaluator: R-precision in "
