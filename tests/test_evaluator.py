@@ -219,7 +219,8 @@ def test_training_loss_goes_down(corpus, tmp_path):
     assert [v["step"] for v in val] == [15, 30]
     assert {"t2m_R@1", "t2m_R@3", "m2t_R@1", "m2t_R@3", "acc_family"} <= set(val[-1])
     final = json.loads((out / "final.json").read_text())
-    assert final["best_metric"] == "t2m_R@3" and final["best_step"] in (15, 30) and final["steps"] == 30
+    assert final["best_metric"] == "score" and 0 < final["score"] <= 1
+    assert final["best_step"] in (15, 30) and final["steps"] == 30
     m = load(out / "best")
     assert m.cfg.feat_dim == feature_dim(len(m.cfg.expr_names)) and m.cfg.families
     assert m.meta["step"] == final["best_step"] and m.meta["dtype"] == "float16"

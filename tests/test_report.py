@@ -81,7 +81,7 @@ def test_eval_command_end_to_end(corpus, models, tmp_path):
         for d in ("t2m", "m2t"):
             assert all(0 <= v <= 1 for v in q[d]["batch"].values() if v == v)
             assert 1 <= q[d]["median_rank"] <= q["n"]
-        assert set(q["classifier"]) == {"family", "intensity", "head_motion", "talking", "micro_f1"}
+        assert set(q["classifier"]) == {"family", "intensity", "head_motion", "talking", "micro_f1", "side", "dynamic"}
     models_seen = {r["model"] for r in res["l2m"]}
     assert {"ground truth (upper bound)", "random train clip (lower bound)", "train mean motion (lower bound)",
             "random tokens (tiny)"} <= models_seen and len(res["l2m"]) == 4 * len(names)

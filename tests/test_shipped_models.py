@@ -15,7 +15,6 @@ from engine.head import load_head
 from engine.head_regions import face_head
 from engine.tokenizer import load_tokenizer
 from training.corpus.synth import split_of, synth_clip
-from training.eval.metrics import r_precision
 from training.eval.tokenizer_eval import evaluate
 
 
@@ -62,21 +61,23 @@ def test_tokenizer_reconstructs_heldout_faces(clips):
     assert mean < 0.5 and p95 < 1.5, f"face vertex error {mean:.2f} mm mean, {p95:.2f} mm p95"
 
 
-def test_evaluator_retrieves_and_classifies_heldout_clips(clips):
-    from training.corpus.captions import captions_for
+@pytest.fixture(scope="module")
+def gate_clips():
+    from training.eval.evaluator_gate import GATE_CLIPS, heldout_clips
+    return heldout_clips(GATE_CLIPS)
+
+
+def test_evaluator_passes_its_gate_and_a_degraded_copy_does_not(gate_clips):
+    """Retrieval both ways and every classifier head on 256 held-out clips with held-out wording
+    (training/eval/evaluator_gate.py); the same evaluator with noise at half of each weight
+    tensor's spread must miss the gate."""
     from training.eval.evaluator import load
+    from training.eval.evaluator_gate import degraded, gate_failures, gate_metrics
 
     torch.set_num_threads(2)
     ev = load("assets/eval/evaluator")
-    x, lengths = padded_features(clips)
-    texts = [captions_for(lab, rng)[0] for lab, _, _, rng in clips]
-    with torch.no_grad():
-        zm = ev.embed_motion(x, lengths).numpy()
-        zt = ev.embed_text(texts).numpy()
-        pred = ev.classify(x, lengths)
-    rp = r_precision(zt, zm, batch=16, top_k=3)
-    # Shipped: top-1 ~1.0 in batches of 16 here (chance 1/16 = 0.06).
-    assert rp["top1"] >= 0.85, rp
-    fam = np.mean([p == lab["family"] for p, (lab, *_) in zip(pred["family"], clips)])
-    # Shipped: ~0.96 family accuracy on val; chance 1/27.
-    assert fam >= 0.8, f"family accuracy {fam:.2f}"
+    assert ev.meta["version"] == "tdmm-evaluator-2" and "side" in ev.heads and "dynamic" in ev.heads
+    shipped = gate_metrics(ev, gate_clips)
+    assert not gate_failures(shipped), (gate_failures(shipped), shipped)
+    worse = gate_metrics(degraded(ev, 0.5), gate_clips)
+    assert gate_failures(worse), worse
