@@ -70,12 +70,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return int(args.func(args) or 0)
-    except RecursionError as err:                      # a RuntimeError, but never the user's to fix
-        if debug:
-            raise
-        print(f"{name}: internal error (RecursionError: {err}); this is a bug in tdmm: rerun with --debug for "
-              "details and report it", file=sys.stderr)
-        return EXIT_BUG
     except KeyboardInterrupt:
         # Writers clean up in their own `finally` blocks on the way out.
         print(f"{name}: interrupted", file=sys.stderr)
@@ -83,15 +77,21 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
         if debug:
             raise
+        if isinstance(err, RecursionError):             # a RuntimeError, but never the user's to fix
+            return _bug(name, err)
         # Our errors already say what to do; a traceback would only hide that.
         print(f"{name}: error: {_describe(err)}", file=sys.stderr)
         return EXIT_INPUT
     except Exception as err:                            # noqa: BLE001 -- the last line of defence
         if debug:
             raise
-        print(f"{name}: internal error ({type(err).__name__}: {err}); this is a bug in tdmm: rerun with "
-              "--debug for details and report it", file=sys.stderr)
-        return EXIT_BUG
+        return _bug(name, err)
+
+
+def _bug(name: str, err: BaseException) -> int:
+    print(f"{name}: internal error ({type(err).__name__}: {err}); this is a bug in tdmm: rerun with "
+          "--debug for details and report it", file=sys.stderr)
+    return EXIT_BUG
 
 
 def _describe(err: BaseException) -> str:

@@ -33,18 +33,22 @@ MAX_NPY_HEADER = 10000                       # numpy's own default
 PICKLE_HINT = "pickles are never read, since loading one can run code: save plain arrays with numpy.savez"
 
 
-def input_file(path, what: str = "file") -> Path:
-    """`path` as a Path if it is a readable regular file; else InputError saying what it is."""
-    p = Path(path)
+def _stat(p: Path, what: str) -> os.stat_result:
     try:
-        st = os.stat(p)
+        return os.stat(p)
     except FileNotFoundError:
         raise InputError(f"{what} {p}", "does not exist", "check the path") from None
     except OSError as e:                                     # a symlink loop, a name too long ...
         raise InputError(f"{what} {p}", f"cannot be opened ({e.strerror or e})") from None
-    if stat.S_ISDIR(st.st_mode):
+
+
+def input_file(path, what: str = "file") -> Path:
+    """`path` as a Path if it is a readable regular file; else InputError saying what it is."""
+    p = Path(path)
+    mode = _stat(p, what).st_mode
+    if stat.S_ISDIR(mode):
         raise InputError(f"{what} {p}", "is a folder, not a file", "give the file inside it")
-    if not stat.S_ISREG(st.st_mode):
+    if not stat.S_ISREG(mode):
         raise InputError(f"{what} {p}", "is not a regular file (a FIFO, device or socket)",
                          "give a file on disk")
     if not os.access(p, os.R_OK):
@@ -54,13 +58,7 @@ def input_file(path, what: str = "file") -> Path:
 
 def input_dir(path, what: str = "folder") -> Path:
     p = Path(path)
-    try:
-        st = os.stat(p)
-    except FileNotFoundError:
-        raise InputError(f"{what} {p}", "does not exist", "check the path") from None
-    except OSError as e:
-        raise InputError(f"{what} {p}", f"cannot be opened ({e.strerror or e})") from None
-    if not stat.S_ISDIR(st.st_mode):
+    if not stat.S_ISDIR(_stat(p, what).st_mode):
         raise InputError(f"{what} {p}", "is not a folder")
     return p
 

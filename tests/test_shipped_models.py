@@ -5,42 +5,20 @@ fly, never trained on: only the held-out splits are used). Bands sit a little
 above what the shipped models measure on these sets (see docs/RESULTS.md), far
 below what an untrained or parameter-loss-only model gives.
 """
-import numpy as np
 import pytest
 import torch
 
-from engine.features import params_to_features
 from engine.flame import FlameLayer
 from engine.head import load_head
 from engine.head_regions import face_head
 from engine.tokenizer import load_tokenizer
-from training.corpus.synth import split_of, synth_clip
+from training.eval.evaluator_gate import GATE_CLIPS, heldout_clips, padded_features
 from training.eval.tokenizer_eval import evaluate
-
-
-def heldout_clips(n, splits=("test", "test_heldout_combo"), seed=0):
-    """The first n clips of the seed-0 corpus that fall in held-out splits."""
-    out, i = [], 0
-    while len(out) < n:
-        labels, pose, expr, text_rng = synth_clip(seed, i)
-        if split_of(labels) in splits:
-            out.append((labels, pose, expr, text_rng))
-        i += 1
-    return out
 
 
 @pytest.fixture(scope="module")
 def clips():
     return heldout_clips(48)
-
-
-def padded_features(clips):
-    """(features [N,T,D] zero past each clip's end, lengths [N]) of the clips."""
-    feats = [params_to_features(p, e) for _, p, e, _ in clips]
-    x = np.zeros((len(feats), max(len(f) for f in feats), feats[0].shape[1]), np.float32)
-    for i, f in enumerate(feats):
-        x[i, : len(f)] = f
-    return torch.from_numpy(x), torch.tensor([len(f) for f in feats])
 
 
 def tokenizer_face_errors(tok, clips) -> dict:
@@ -63,7 +41,6 @@ def test_tokenizer_reconstructs_heldout_faces(clips):
 
 @pytest.fixture(scope="module")
 def gate_clips():
-    from training.eval.evaluator_gate import GATE_CLIPS, heldout_clips
     return heldout_clips(GATE_CLIPS)
 
 

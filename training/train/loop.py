@@ -40,6 +40,7 @@ import math
 import os
 import sys
 import time
+from abc import ABC, abstractmethod
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -254,29 +255,30 @@ def _average_gradients(params: list, world: int) -> None:
 
 
 # -- the task a trainer hands to the loop ---------------------------------------------------------
-class Task:
+class Task(ABC):
     """What a model brings to the loop. Subclasses set `name`, `model`, `best_metric`,
-    `best_mode` and implement batches / loss / validate / save."""
+    `best_mode` and implement batches / loss / validate / save (a subclass missing one cannot
+    be made)."""
     name: str = "model"
     model: torch.nn.Module
     best_metric: str = "loss"
     best_mode: str = "min"          # "min" or "max"
 
+    @abstractmethod
     def batches(self, seed: int) -> Iterator:
         """An endless stream of training batches for this rank, drawn from `seed`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def loss(self, batch) -> tuple[torch.Tensor, dict]:
         """(scalar loss to minimise, {name: scalar} parts to log); runs under the loop's autocast."""
-        raise NotImplementedError
 
+    @abstractmethod
     def validate(self) -> dict:
         """{name: number} on the validation data (rank 0 only; the model is in eval mode)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def save(self, stem: Path, fp16: bool, meta: dict) -> None:
         """Write stem.safetensors + stem.json (fp16: the shippable form; else everything training needs)."""
-        raise NotImplementedError
 
     def final(self, best: Path) -> dict:
         """Metrics of the shipped checkpoint `best` (a stem) for final.json; default: none."""
