@@ -5,13 +5,14 @@
 #        scripts/gpu_train.sh vq:configs/vq.json vq_param:configs/vq_param_only.json:--no-vertex-loss
 # The seed-0 60K corpus is synthesised there first (deterministic, ~9 s on 16 cores), then the
 # runs train side by side, each under its config's wall-clock cap (max_minutes); KILL_S
-# (default 570 s) is only the safety net. configs/evaluator*.json train the evaluator, the
-# rest train tokenizers. With $OUT set, each run comes back as $OUT/NAME.tar.gz (best
+# (default 570 s) is only the safety net. configs/evaluator*.json train the evaluator,
+# configs/l2m*.json the Language2Motion generator (ours or the T2M-GPT baseline), the rest
+# train tokenizers. With $OUT set, each run comes back as $OUT/NAME.tar.gz (best
 # checkpoint, logs; not the fp32 resume files) plus its log tail in $OUT/NAME.log.
 set -uo pipefail
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export PYTHONPATH=$PWD:${PYTHONPATH:-} TQDM_MININTERVAL=20
-# MiniLM travels as an fp16 copy (engine.text_encoder.export_half), needed by the evaluator only.
+# MiniLM travels as an fp16 copy (engine.text_encoder.export_half), needed by the evaluator and l2m.
 export TDMM_MINILM_PATH=$PWD/out/evaluator_minilm16
 DATA=${DATA:-/root/data/corpus60k}
 TDMM="python3 -m engine.cli"
@@ -25,7 +26,10 @@ names=()
 for spec in "$@"; do
     IFS=: read -r name config flags <<< "$spec"
     cmd="train vq"
-    case $(basename "$config") in evaluator*) cmd="train evaluator"; flags="${flags:+$flags,}--quiet";; esac
+    case $(basename "$config") in
+        evaluator*) cmd="train evaluator"; flags="${flags:+$flags,}--quiet";;
+        l2m*) cmd="train l2m"; flags="${flags:+$flags,}--quiet";;
+    esac
     timeout $((KILL_S - ($(date +%s) - t0))) $TDMM $cmd --data $DATA --out $RUNS/$name --config $config \
         --device ${DEVICE:-cuda} ${flags//,/ } > $RUNS/$name.log 2>&1 &
     names+=("$name")

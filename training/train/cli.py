@@ -11,6 +11,7 @@ import importlib
 MODELS = {
     "vq": ("training.train.vq", "the geometry VQ-VAE motion tokenizer"),
     "evaluator": ("training.train.evaluator", "the frozen text-motion evaluator (TMR-style) and label classifier"),
+    "l2m": ("training.train.l2m", "the Language2Motion generator (word-level prefix or the pooled T2M-GPT baseline)"),
 }
 
 
