@@ -55,6 +55,11 @@ def _load(path: str, device: str):
             raise RuntimeError("the MiniLM text encoder needs transformers (pip install transformers)") from None
         if not os.path.isdir(path):
             raise FileNotFoundError(f"MiniLM model folder {path} does not exist")
+        try:                                    # its "Loading weights" bar would clutter every command's output
+            from transformers.utils import logging as hf_logging
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModel.from_pretrained(path, local_files_only=True).float().to(device).eval()
         for p in model.parameters():
@@ -106,6 +111,12 @@ class TextEncoder:
         texts = _as_list(texts)
         for i in range(0, len(texts), self.batch_size):
             yield (i, *self._forward(texts[i:i + self.batch_size]))
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word pieces of each caption before any cut ([CLS]/[SEP] included): longer than
+        max_length means the encoder reads only the first max_length."""
+        tokenizer, _ = self._model()
+        return [len(ids) for ids in tokenizer(_as_list(texts), truncation=False)["input_ids"]]
 
     def encode_sentences(self, texts: list[str], normalize: bool = True) -> torch.Tensor:
         """Captions -> [B,384] float32 mean-pooled sentence embeddings (unit length if normalize)."""
