@@ -148,8 +148,11 @@ def test_l2m_rows_known_answer(corpus):
     assert rnd_row["top1"] < 0.5 and rnd_row["mm_dist"] > 0.1 and rnd_row["l2"] > 0
     mean_row = l2m_rows(mean, ev, sets[:1], mean_name, "test")[0]
     assert mean_row["diversity"] < 0.5 * gt_row["diversity"]          # one motion (cut to each length) for all
-    drop = lambda r: {k: v for k, v in r.items() if k != "seconds"}
+    drop = lambda r: {k: ("nan" if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items() if k != "seconds"}
     assert drop(l2m_rows(gt, ev, sets[:1], gt_name, "test")[0]) == drop(gt_row)     # deterministic
+    # multimodality: one motion for every take is 0; a random clip per row is not
+    assert l2m_rows(one, ev, sets[:1], "one clip", "test", mm_prompts=True)[0]["mm"] == pytest.approx(0, abs=1e-6)
+    assert l2m_rows(rnd, ev, sets[:1], rnd_name, "test", mm_prompts=True)[0]["mm"] > 0.1
     # a generator may return padded arrays at the requested lengths as well as lists
     padded = lambda caps, lens: (torch.from_numpy(a.pose.reshape(len(a), -1, 15)), a.expr)
     row = l2m_rows(padded, ev, sets[:1], "padded", "test")[0]

@@ -60,3 +60,34 @@ def mean_features(a: MotionArrays) -> np.ndarray:
     f = a.features()
     valid = (np.arange(f.shape[1])[None, :] < a.lengths[:, None])[..., None]
     return (f * valid).sum(0) / np.maximum(valid.sum(0), 1)
+
+
+def trained_generator(path, device: str = "cpu", seed: int = 0, guidance: float | None = None,
+                      chunk: int = 256, tokenizer=None):
+    """A trained generator checkpoint (ours, or the T2M-GPT-style baseline: the same code with a
+    pooled prompt) as a generate_fn: row i is sampled with seed + i, the engine's default
+    sampling, so a caption repeated on several rows gives different takes (multimodality)."""
+    from engine.engine import DEFAULTS
+    from engine.generator import MotionGenerator
+    from engine.synthesis import synthesize
+    from engine.text_encoder import TextEncoder
+    from engine.tokenizer import load_tokenizer
+
+    gen = MotionGenerator.load(path, device)
+    tok = tokenizer or load_tokenizer(None, device)
+    enc = TextEncoder(device=device, max_length=gen.cfg.text_max)
+    g = DEFAULTS["guidance"] if guidance is None else guidance
+    K = len(tok.cfg.expr_names)
+
+    def fn(caps, lens):
+        pose, expr = [], []
+        for s in range(0, len(caps), chunk):
+            text, mask = enc.encode_tokens(list(caps[s:s + chunk]))
+            n = lens[s:s + chunk]
+            feats, _ = synthesize(gen, tok, text, mask, n, [seed + s + i for i in range(len(n))], g,
+                                  DEFAULTS["temperature"], DEFAULTS["top_k"], DEFAULTS["top_p"])
+            p, e = features_to_params(feats.cpu().numpy(), K)
+            pose += [p[i, :n[i]] for i in range(len(n))]
+            expr += [e[i, :n[i]] for i in range(len(n))]
+        return pose, expr
+    return fn

@@ -58,7 +58,7 @@ import torch
 from engine.device import pick_device
 from engine.features import features_to_params, params_to_features
 from engine.safe_io import output_path
-from training.baselines.l2m import baseline_generators, random_tokens_generator
+from training.baselines.l2m import baseline_generators, random_tokens_generator, trained_generator
 from training.baselines.retrieval_captioner import nearest_captions
 from training.data.motion_data import EmptySplitError, MotionArrays, pad_clips
 from training.eval.metrics import (
@@ -76,6 +76,7 @@ from training.eval.metrics import (
     label_value,
     minilm_sentence_encoder,
     mm_dist,
+    multimodality,
     pose_error_deg,
     r_precision,
     retrieval_ranks,
@@ -91,6 +92,7 @@ VERTEX_FRAMES = 4096                           # frames (drawn by the seed) for 
 CLS_KEYS = ("family", "intensity", "head_motion", "talking", "micro_f1")
 V2_KEYS = ("side", "dynamic")                   # classifier heads of evaluator version 2
 L2M_KEYS = ("family", "intensity", "head_motion", "micro_f1")
+MM_PROMPTS, MM_TAKES = 32, 10                 # multimodality: prompts x takes per set
 M2L_KEYS = ("family", "descriptor", "intensity", "head_motion", "micro")
 
 
@@ -230,8 +232,20 @@ def _as_batch(pose, expr, lengths: np.ndarray, K: int):
     return P, E, np.clip(lengths, 1, P.shape[1])
 
 
+def _multimodality(fn, ev, s, seed: int, quiet: bool) -> float:
+    """Multimodality (T2M): MM_PROMPTS of the set's queries, each asked MM_TAKES times in one call
+    (a sampling generator gives a different take per row), mean distance between takes."""
+    a = s.arrays
+    k = min(MM_PROMPTS, len(a))
+    caps = [q for q in list(s.queries)[:k] for _ in range(MM_TAKES)]
+    lens = np.repeat(a.lengths[:k], MM_TAKES)
+    P, E, n = _as_batch(*fn(caps, lens.copy()), lens, len(a.expr_names))
+    emb, _ = motion_outputs(ev, params_to_features(P, E), n, quiet)
+    return multimodality(emb.reshape(k, MM_TAKES, -1), n_pairs=MM_TAKES, rng=seed)
+
+
 def l2m_rows(generate_fn, ev, sets: list[EvalSet], name: str, source: str, seed: int = 0,
-             quiet: bool = True, cache: dict | None = None) -> list[dict]:
+             quiet: bool = True, cache: dict | None = None, mm_prompts: bool = False) -> list[dict]:
     """Language2Motion rows of one generator, one per evaluated set, through the shared metrics.
 
     generate_fn(captions: list[str], lengths: int64 [N] frames) -> (pose, expr): axis-angle pose
@@ -241,7 +255,8 @@ def l2m_rows(generate_fn, ev, sets: list[EvalSet], name: str, source: str, seed:
     ground-truth and random-clip baselines). The sets need motion_emb / text_emb (see `report`).
     Each row also holds "_family" (the classifier's family per clip) for the confusion plot.
     `cache` (a dict shared between calls) skips the evaluator for motion it has already seen,
-    e.g. a baseline's identical output for the two wordings of a split.
+    e.g. a baseline's identical output for the two wordings of a split. mm_prompts: also measure
+    multimodality (for generators that sample; NaN otherwise).
     """
     rows, cache = [], {} if cache is None else cache
     for s in sets:
@@ -256,11 +271,16 @@ def l2m_rows(generate_fn, ev, sets: list[EvalSet], name: str, source: str, seed:
         rp = r_precision(s.text_emb, emb, b, min(3, b), rng=seed, metric="cosine")
         l2 = l2_expr_pose(P, E, a.pose, a.expr, np.minimum(n, a.lengths))
         acc = label_accuracy(preds, a.labels, L2M_KEYS)
-        rows.append({"model": name, "set": s.name, "source": source, "n": len(n), "batch": b,
+        sided = [i for i, lab in enumerate(a.labels) if label_value(lab, "side") != "both"]
+        acc["side"] = (100.0 * float(np.mean([preds[i].get("side") == label_value(a.labels[i], "side") for i in sided]))
+                       if sided and "side" in preds[0] else float("nan"))
+        mm = _multimodality(fn, ev, s, seed, quiet) if mm_prompts else float("nan")
+        rows.append({"model": name, "set": s.name, "source": source, "n": len(n), "batch": b, "mm": mm,
+                     "n_sided": len(sided),
                      **{k: rp.get(k, float("nan")) for k in ("top1", "top2", "top3")},
                      "fd": frechet_distance(s.motion_emb, emb) if len(n) > 1 else float("nan"),
                      "mm_dist": mm_dist(s.text_emb, emb), "diversity": diversity(emb, 300, rng=seed),
-                     "l2": l2["l2"], "pose_deg": l2["pose_deg"], **{f"acc_{k}": acc[k] for k in L2M_KEYS},
+                     "l2": l2["l2"], "pose_deg": l2["pose_deg"], **{f"acc_{k}": acc[k] for k in L2M_KEYS + ("side",)},
                      "seconds": round(time.time() - t0, 1), "_family": [p["family"] for p in preds]})
     return rows
 
@@ -404,13 +424,17 @@ def render(res: dict) -> str:
           "Motion for each clip's query caption at the clip's length, scored by the evaluator: R-precision in "
           f"batches of {R_BATCH} (chance 0.031 / 0.063 / 0.094), FD against the set's real motion, MM-Dist, "
           "Diversity (300 pairs) on unit embeddings; L2 on [expression, axis-angle pose] against the paired clip; "
-          "label columns: % of clips whose classifier label of the motion matches the clip's labels. Ground "
-          "truth's FD is 0 by construction (same motion on both sides).", ""]
-    L += _table(["model", "set", "top-1", "top-2", "top-3", "FD", "MM-Dist", "Diversity", "L2", "family %",
-                 "intensity %", "head %", "micro F1 %", "source"],
+          "label columns: % of clips whose classifier label of the motion matches the clip's labels (side: over "
+          f"the clips whose labels have a side, their count in brackets). MModality: {MM_PROMPTS} queries x "
+          f"{MM_TAKES} takes, mean embedding distance between takes of one prompt (trained generators only). "
+          "Ground truth's FD is 0 by construction (same motion on both sides).", ""]
+    L += _table(["model", "set", "top-1", "top-2", "top-3", "FD", "MM-Dist", "Diversity", "MModality", "L2",
+                 "family %", "intensity %", "head %", "side % (sided)", "micro F1 %", "source"],
                 [[r["model"], r["set"], _f(r["top1"]), _f(r["top2"]), _f(r["top3"]), _f(r["fd"]), _f(r["mm_dist"]),
-                  _f(r["diversity"]), _f(r["l2"]), _f(r["acc_family"], 1), _f(r["acc_intensity"], 1),
-                  _f(r["acc_head_motion"], 1), _f(r["acc_micro_f1"], 1), r["source"]] for r in res["l2m"]])
+                  _f(r["diversity"]), _f(r.get("mm", float("nan"))), _f(r["l2"]), _f(r["acc_family"], 1),
+                  _f(r["acc_intensity"], 1), _f(r["acc_head_motion"], 1),
+                  f"{_f(r.get('acc_side', float('nan')), 1)} ({r.get('n_sided', 0)})", _f(r["acc_micro_f1"], 1),
+                  r["source"]] for r in res["l2m"]])
     L += ["", "### Motion2Language", "",
           "Label columns: % of captions that state the clip's label (training/corpus/caption_parse.py); BLEU, ROUGE-L, "
           "CIDEr-D (x10) and MiniLM cosine (mean over references) against the references: the clip's captions "
@@ -536,9 +560,15 @@ def report(args, generators=()) -> dict:
     say("Language2Motion baselines")
     gens = baseline_generators(sets, pool, seed)
     gens += [(f"random tokens ({name})", random_tokens_generator(tok, seed), path) for name, path, tok in tokenizers]
-    gens += list(generators)
+    gens = [(name, fn, src, False) for name, fn, src in gens]
+    for spec in args.generators or []:
+        name, _, path = spec.partition("=")
+        if not name or not path:
+            raise ValueError(f"--generators takes NAME=CKPT, got {spec!r}")
+        gens.append((name, trained_generator(path, device, seed), path, True))
+    gens += [(name, fn, src, True) for name, fn, src in generators]
     cache = {}
-    l2m = [r for name, fn, src in gens for r in l2m_rows(fn, ev, sets, name, src, seed, quiet, cache)]
+    l2m = [r for name, fn, src, mm in gens for r in l2m_rows(fn, ev, sets, name, src, seed, quiet, cache, mm)]
     del cache
     say("Motion2Language")
     res["m2l"] = m2l_rows(sets, pool, pool_emb, CachedEncoder(device), f"{len(pool)} train clips")
@@ -588,6 +618,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="dataset folder (tdmm synth output or a clip folder)")
     p.add_argument("--evaluator", default=None, help="evaluator checkpoint folder (default assets/eval/evaluator)")
     p.add_argument("--tokenizers", nargs="*", default=[], metavar="NAME=CKPT", help="tokenizer checkpoints to score")
+    p.add_argument("--generators", nargs="*", default=[], metavar="NAME=CKPT",
+                   help="Language2Motion checkpoints to score (ours, the T2M-GPT-style baseline)")
     p.add_argument("--subset", type=int, default=DEFAULT_SUBSET,
                    help=f"clips per split, drawn by the seed; 0 = whole split (default {DEFAULT_SUBSET})")
     p.add_argument("--train-subset", type=int, default=DEFAULT_TRAIN_SUBSET,
