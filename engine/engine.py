@@ -6,7 +6,7 @@
     bridge = eng.generate(["a quick frown"], seconds=1.5, continue_from=before, until=after)
 
 Models load lazily (text encoder, tokenizer, generator) and stay loaded. Results are MotionClips
-in the DESIGN.md format at the asked fps with exactly round(seconds * fps) frames; the prompt is
+in the DESIGN.md format at the asked fps with exactly seconds * fps frames (rounded, halves up); the prompt is
 the clip's text and the settings are in its meta.
 
 Seams. A continuation is decoded together with the motion it continues, so the tokenizer's
@@ -95,7 +95,7 @@ class Engine:
         _check_number("fps", fps, *FPS_RANGE)
         gen, tok = self.generator, self.tokenizer
         model_fps = tok.cfg.fps
-        n_out = max(1, int(round(seconds * fps)))
+        n_out = max(1, math.floor(seconds * fps + 0.5))                          # halves round up
         frames = max(1, math.ceil(n_out * model_fps / fps))                      # at the model's rate
 
         before = self._neighbour(continue_from, "continue_from", model_fps)

@@ -28,7 +28,7 @@ def add_command(sub) -> None:
     p.add_argument("prompt", help="what the face does, e.g. \"a shy smile that turns into a laugh\"")
     p.add_argument("--seconds", type=float, default=4.0,
                    help=f"duration ({SECONDS_RANGE[0]:g}-{SECONDS_RANGE[1]:g} s); the clip has exactly "
-                        "round(seconds * fps) frames")
+                        "seconds * fps frames (halves round up)")
     p.add_argument("--seed", type=int, default=0, help="same prompt, seed and settings: the same clip")
     p.add_argument("--variations", type=int, default=1,
                    help="how many different takes; written as NAME_0.npz, NAME_1.npz, ...")
