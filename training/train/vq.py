@@ -42,7 +42,7 @@ from engine.head import HeadModel, load_head
 from engine.head_regions import face_head, face_region, sub_head_with_joints, with_gaze_points
 from engine.tokenizer import MotionTokenizer, VQConfig
 from training.data.motion_data import EmptySplitError, feature_stats, load_split_features
-from training.eval.tokenizer_eval import evaluate
+from training.eval.tokenizer_eval import evaluate, side_pairs
 from training.train import loop
 
 
@@ -62,6 +62,7 @@ class TrainConfig(loop.LoopConfig):
     w_vel: float = 0.5
     w_acc: float = 0.5
     w_commit: float = 0.02
+    w_asym: float = 0.0             # L1 on left-minus-right of the paired Left/Right channels (see side_pairs)
     loss_face_vertices: int = 1500  # face + eye vertices in the vertex loss (sampled from the face region)
     loss_other_vertices: int = 250  # other skin (back of head, neck), weighted by other_weight
     other_weight: float = 0.1       # other skin, relative to face skin (1)
@@ -156,14 +157,17 @@ def compute_losses(model: MotionTokenizer, out: torch.Tensor, x: torch.Tensor, v
     xn, on = (x - m.feat_mean) / m.feat_std, (out - m.feat_mean) / m.feat_std
     v1, v2 = valid[:, 1:] & valid[:, :-1], valid[:, 2:] & valid[:, 1:-1] & valid[:, :-2]
     vf = valid.float()
+    L, R = side_pairs(m.cfg.expr_names)
     parts = {
         "param": _masked_mean((on - xn).abs(), vf),
+        "asym": _masked_mean(((on[..., L] - on[..., R]) - (xn[..., L] - xn[..., R])).abs(), vf),
         "vel": _masked_mean(((on[:, 1:] - on[:, :-1]) - (xn[:, 1:] - xn[:, :-1])).abs(), v1.float()),
         "acc": _masked_mean(((on[:, 2:] - 2 * on[:, 1:-1] + on[:, :-2])
                              - (xn[:, 2:] - 2 * xn[:, 1:-1] + xn[:, :-2])).abs(), v2.float()),
         "commit": commit,
     }
-    total = cfg.w_param * parts["param"] + cfg.w_vel * parts["vel"] + cfg.w_acc * parts["acc"] + cfg.w_commit * commit
+    total = (cfg.w_param * parts["param"] + cfg.w_vel * parts["vel"] + cfg.w_acc * parts["acc"]
+             + cfg.w_commit * commit + cfg.w_asym * parts["asym"])
     if cfg.vertex_loss:
         with torch.autocast(x.device.type, enabled=False):
             parts["vertex"], parts["vertex_vel"] = (vertex_fn or vertex_terms)(
