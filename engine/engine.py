@@ -45,6 +45,7 @@ class Engine:
         self.device = str(device)
         self._paths = dict(generator=generator_path, tokenizer=tokenizer_path, text=text_encoder_path)
         self._gen = self._tok = self._text = None
+        self._paired = False
         if threads:
             torch.set_num_threads(int(threads))
 
@@ -62,6 +63,19 @@ class Engine:
             from .tokenizer import load_tokenizer
             self._tok = load_tokenizer(self._paths["tokenizer"], self.device)
         return self._tok
+
+    def _check_pair(self) -> None:
+        """A generator speaks the codes of the tokenizer it was trained with (its config names
+        the tokenizer file's sha256 prefix): any other tokenizer would decode noise."""
+        import hashlib
+        from pathlib import Path
+
+        from .head import assets_dir
+        want = self.generator.cfg.tokenizer
+        path = Path(self._paths["tokenizer"] or assets_dir() / "vq" / "tokenizer").with_suffix(".safetensors")
+        if want and hashlib.sha256(path.read_bytes()).hexdigest()[:12] != want:
+            raise RuntimeError(f"the generator was trained on the codes of tokenizer {want}, not of {path}: "
+                               "use the tokenizer it was trained with or retrain the generator")
 
     @property
     def text_encoder(self):
@@ -94,6 +108,9 @@ class Engine:
         fps = float(fps or (continue_from or until or _Fps).fps)
         _check_number("fps", fps, *FPS_RANGE)
         gen, tok = self.generator, self.tokenizer
+        if not self._paired:
+            self._check_pair()
+            self._paired = True
         model_fps = tok.cfg.fps
         n_out = max(1, math.floor(seconds * fps + 0.5))                          # halves round up
         frames = max(1, math.ceil(n_out * model_fps / fps))                      # at the model's rate

@@ -116,3 +116,10 @@ def test_tdmm_generate_writes_clips_and_refuses_to_overwrite(engine, tmp_path, c
     rc = main(["generate", "then laughs", "--seconds", "1", "--continue-from", str(tmp_path / "s_0.npz"),
                "--out", str(tmp_path / "next.npz"), "--generator", gen])
     assert rc == 0 and load_clip(tmp_path / "next.npz").meta["generator"]["continued"]
+
+
+def test_a_generator_refuses_another_tokenizers_codes(tmp_path):
+    path = tmp_path / "g"
+    MotionGenerator(GeneratorConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, tokenizer="0123456789ab")).save(path)
+    with pytest.raises(RuntimeError, match="trained on the codes of tokenizer 0123456789ab"):
+        Engine(generator_path=path).generate("a smile", seconds=1)
