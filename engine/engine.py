@@ -107,10 +107,20 @@ class Engine:
         top_k = int(_check_number("top_k", top_k, 0, 100000))
         fps = float(fps or (continue_from or until or _Fps).fps)
         _check_number("fps", fps, *FPS_RANGE)
-        gen, tok = self.generator, self.tokenizer
+        self.generator, self.tokenizer                                             # load them
         if not self._paired:
             self._check_pair()
             self._paired = True
+        self._warn_long(prompts)                                                   # (this loads MiniLM)
+        return self._generate(prompts, seconds, seed, variations, guidance, temperature, top_k, top_p, fps,
+                              continue_from, until)
+
+    @torch.inference_mode()
+    def _generate(self, prompts, seconds, seed, variations, guidance, temperature, top_k, top_p, fps,
+                  continue_from, until) -> list[MotionClip]:
+        """generate() once its inputs are checked and the models loaded (outside inference mode, so
+        their weights stay ordinary tensors): inference mode skips autograd's bookkeeping on every op."""
+        gen, tok = self.generator, self.tokenizer
         model_fps = tok.cfg.fps
         n_out = max(1, math.floor(seconds * fps + 0.5))                          # halves round up
         frames = max(1, math.ceil(n_out * model_fps / fps))                      # at the model's rate
@@ -119,7 +129,6 @@ class Engine:
         after = self._neighbour(until, "until", model_fps)
         rows = [(p, variation_seed(int(seed), v), v) for p in prompts for v in range(variations)]
         B = len(rows)
-        self._warn_long(prompts)
         text, mask = self.text_encoder.encode_tokens([p for p, _, _ in rows])
         K = gen.cfg.max_context
         ctx = goal = None
@@ -178,7 +187,6 @@ class Engine:
             pre = before["codes"][-K:]
             parts.insert(0, pre[None].expand(B, -1, -1))
             lead = pre.shape[0] * ds
-        n_codes = codes.shape[1]
         if after is not None:
             parts.append(after["codes"][:K][None].expand(B, -1, -1))
         allc = torch.cat(parts, 1)
@@ -193,11 +201,20 @@ class Engine:
                 w = np.where(t < fade, 0.5 * (1 + np.cos(np.pi * (t + 1) / (fade + 1))), 0.0)
                 new += w[None, :, None] * err[:, None]
         if after is not None:
-            err_r = after["feats"][0] - f[:, lead + n_codes * ds]                  # the first frame after
+            # the decoded frame just after the bridge, against `until`'s real first frame (when the
+            # length is not a whole number of positions, that frame is still the bridge's padding)
+            err_r = after["feats"][0] - f[:, lead + frames]
             a = ((t + 1) / (frames + 1))[None, :, None]
             new += a * err_r[:, None]
             if before is not None:
                 new += (1 - a) * err[:, None]
+            # The decoder can still turn sharply into `until`'s codes in the last frames (when the
+            # bridge did not quite reach its goal): ease the end into until's first frame.
+            fade = min(frames, max(1, int(round(SEAM_FADE_S * tok.cfg.fps))))
+            k = np.arange(1, fade + 1, dtype=np.float32) / (fade + 1)              # 0..1 over the fade
+            w = np.zeros(frames, np.float32)
+            w[frames - fade:] = k * k * (3 - 2 * k)                                  # smoothstep
+            new += w[None, :, None] * (after["feats"][0][None, None] - new)
         return new
 
     def _warn_long(self, prompts: list[str]) -> None:
