@@ -311,6 +311,29 @@ def cases(ws: Path, good: dict) -> list[Case]:
         out.append(Case(f"train_{model}:steps_not_int", base + ["--out", str(ws / "o" / "sn"), "--steps", "x"],
                         rc=2, names="steps"))
 
+    # generate (every check happens before a model loads)
+    g_out = str(ws / "o" / "gen.npz")
+    out += [Case("generate:empty_prompt", ["generate", "   ", "--out", g_out], names="prompt"),
+            Case("generate:seconds_too_long", ["generate", "a smile", "--seconds", "99", "--out", g_out],
+                 names="seconds"),
+            Case("generate:seconds_not_a_number", ["generate", "a smile", "--seconds", "long", "--out", g_out],
+                 rc=2, names="seconds"),
+            Case("generate:variations_zero", ["generate", "a smile", "--variations", "0", "--out", g_out],
+                 names="variations"),
+            Case("generate:continue_missing", ["generate", "x", "--continue-from", str(ws / "noclip.npz"),
+                                               "--out", g_out], names="noclip.npz"),
+            Case("generate:continue_a_folder", ["generate", "x", "--continue-from", str(ws / "src"), "--out", g_out],
+                 names="src"),
+            Case("generate:continue_not_a_clip", ["generate", "x", "--continue-from", str(ws / "afile.txt"),
+                                                  "--out", g_out], names="afile.txt"),
+            Case("generate:until_not_a_clip", ["generate", "x", "--until", str(ws / "afile.txt"), "--out", g_out],
+                 names="afile.txt"),
+            Case("generate:out_under_a_file", ["generate", "x", "--out", str(ws / "afile.txt" / "g.npz")],
+                 names="afile.txt"),
+            Case("generate:out_exists", ["generate", "x", "--out", str(good["clip"])], names="good_clip.npz"),
+            Case("generate:generator_missing", ["generate", "x", "--generator", str(ws / "nogen"), "--out", g_out],
+                 names="nogen")]
+
     # eval, synth, extension validate, demo
     out += [Case("eval:data_missing", ["eval", "--data", str(ws / "nodata"), "--out", str(ws / "o" / "ev")],
                  names="nodata"),
