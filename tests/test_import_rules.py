@@ -37,6 +37,8 @@ ALLOWED = {
                                         "which needs bpy itself; runs under the bpy wheel like the tests",
     ("scripts/corpus_v2_sheet.py", "bpy"): "renders docs/corpus_v2_sheet.png (labels and a camera per frame) "
                                            "through the rig; a maintainer script run under the bpy wheel",
+    ("scripts/l2m_sheet.py", "bpy"): "renders docs/l2m_sheet.png (generated clips, a camera and labels per frame) "
+                                     "through the rig; a maintainer script run under the bpy wheel",
 }
 
 
