@@ -160,7 +160,9 @@ def compute_losses(model: MotionTokenizer, out: torch.Tensor, x: torch.Tensor, v
     L, R = side_pairs(m.cfg.expr_names)
     parts = {
         "param": _masked_mean((on - xn).abs(), vf),
-        "asym": _masked_mean(((on[..., L] - on[..., R]) - (xn[..., L] - xn[..., R])).abs(), vf),
+        # (a head without Left/Right channel pairs has no left-right difference to keep)
+        "asym": _masked_mean(((on[..., L] - on[..., R]) - (xn[..., L] - xn[..., R])).abs(), vf) if L
+        else on.new_zeros(()),
         "vel": _masked_mean(((on[:, 1:] - on[:, :-1]) - (xn[:, 1:] - xn[:, :-1])).abs(), v1.float()),
         "acc": _masked_mean(((on[:, 2:] - 2 * on[:, 1:-1] + on[:, :-2])
                              - (xn[:, 2:] - 2 * xn[:, 1:-1] + xn[:, :-2])).abs(), v2.float()),
