@@ -105,14 +105,21 @@ class Block(nn.Module):
         return x + self.drop(self.mlp(self.ln2(x)))
 
     def step(self, x: torch.Tensor, cache: tuple, t: int, mask: torch.Tensor) -> torch.Tensor:
-        """One new column t: x [B,1,d], keys valid mask [B,1,1,t+1]; its key and value join the cache."""
-        B, _, d = x.shape
-        q, k, v = self.qkv(self.ln1(x)).view(B, 1, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        """One new column t: x [B,d], mask [B,1,1,t+1] additive (0 = a valid key, -inf = not);
+        its key and value join the cache. This runs n_layers times per generated position, so it
+        calls the functional ops on the block's parameters directly (the same kernels as forward,
+        without nn.Module's per-call overhead, ~9 calls a block) and keeps x 2-D."""
+        B, d = x.shape
+        H = self.n_heads
+        y = F.layer_norm(x, (d,), self.ln1.weight, self.ln1.bias, self.ln1.eps)
+        q, k, v = F.linear(y, self.qkv.weight, self.qkv.bias).view(B, 3, H, 1, d // H).unbind(1)   # [B,H,1,hd]
         kc, vc = cache
         kc[:, :, t:t + 1], vc[:, :, t:t + 1] = k, v
         a = F.scaled_dot_product_attention(q, kc[:, :, :t + 1], vc[:, :, :t + 1], attn_mask=mask)
-        x = x + self.proj(a.transpose(1, 2).reshape(B, 1, d))
-        return x + self.mlp(self.ln2(x))
+        x = x + F.linear(a.reshape(B, d), self.proj.weight, self.proj.bias)
+        fc1, fc2 = self.mlp[0], self.mlp[2]
+        y = F.layer_norm(x, (d,), self.ln2.weight, self.ln2.bias, self.ln2.eps)
+        return x + F.linear(F.gelu(F.linear(y, fc1.weight, fc1.bias)), fc2.weight, fc2.bias)
 
 
 def left_align(x: torch.Tensor, mask: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -228,9 +235,11 @@ class MotionGenerator(nn.Module):
         return self.ln_f(x)
 
     def _new_caches(self, B: int, S: int, like: torch.Tensor) -> list:
+        # empty, not zeros: column t is written (prefix, then step) before any query reads it, and
+        # attention only ever reads columns :t+1, so the fill would be wasted (~2% of a batch of 32)
         c = self.cfg
         shape = (B, c.n_heads, S, c.d_model // c.n_heads)
-        return [(like.new_zeros(shape), like.new_zeros(shape)) for _ in self.blocks]
+        return [(like.new_empty(shape), like.new_empty(shape)) for _ in self.blocks]
 
     @staticmethod
     def _mask(valid: torch.Tensor, q0: int = 0) -> torch.Tensor:
@@ -296,6 +305,18 @@ class MotionGenerator(nn.Module):
         N = int(n.max())
         if N > c.max_positions:
             raise ValueError(f"{N} positions asked of one window; the model makes at most {c.max_positions}")
+        out = torch.zeros(B, N, c.levels, dtype=torch.long, device=text.device)
+        # Inference mode drops autograd's per-op bookkeeping (version counters, view tracking), a few
+        # per cent of a loop of small ops. `out` is made outside it, so the caller gets a plain tensor.
+        with torch.inference_mode():
+            self._generate_into(out, text, text_mask, n, noise, guidance, temperature, top_k, top_p, goal, context)
+        return out
+
+    def _generate_into(self, out: torch.Tensor, text, text_mask, n, noise, guidance: float, temperature: float,
+                       top_k: int, top_p: float, goal, context) -> None:
+        """generate's body: fills out [B,N,R] position by position."""
+        c, (B, N, R) = self.cfg, out.shape
+        d = c.d_model
         cfg_on = guidance > 0
         if cfg_on:                                   # [cond; uncond]
             text, text_mask, n2 = text.repeat(2, 1, 1), text_mask.repeat(2, 1), n.repeat(2)
@@ -305,33 +326,52 @@ class MotionGenerator(nn.Module):
         else:
             n2, drop = n, None
         x, valid = self.prefix(text, text_mask, n2, drop, goal, context)
-        S0 = x.shape[1]
-        caches = self._new_caches(x.shape[0], S0 + N, x)
+        B2, S0 = valid.shape
+        caches = self._new_caches(B2, S0 + N, x)
         h = self._run(x, self._mask(valid), caches)[:, -1]                   # BOS's hidden [B2,d]
-        keys = torch.cat([valid, torch.ones(valid.shape[0], N, dtype=torch.bool, device=valid.device)], 1)
-        keys = keys[:, None, None, :]                                         # [B2,1,1,S0+N]
-        out = torch.zeros(B, N, c.levels, dtype=torch.long, device=text.device)
+
+        # The loop below runs N times with ~200 small ops each. For one prompt (1-2 rows) about half
+        # its time is the matmuls, bound by reading ~16 MB of fp32 weights (blocks, heads) per
+        # position; much of the rest is per-op and per-Module-call overhead, so what the loop reuses
+        # is made once here. It all computes the same values as the modules would, bit for bit:
+        # - the keys' additive mask (0 / -inf), which scaled_dot_product_attention would otherwise
+        #   rebuild from a bool mask in every layer at every step;
+        keys = torch.cat([valid, valid.new_ones(B2, N)], 1)                  # [B2,S0+N]
+        keys = torch.zeros(keys.shape, dtype=x.dtype, device=x.device).masked_fill_(~keys, float("-inf"))
+        keys = keys[:, None, None]                                            # [B2,1,1,S0+N]
+        # - the motion_pos rows of positions 0..N-1 (N <= max_positions, so no clamp);
+        mpos = self.motion_pos.weight[c.max_context + 1:c.max_context + 1 + N]
+        # - the plain tensors behind the code embeddings, the depth heads and ln_f (no Module calls).
+        emb = [e.weight for e in self.codes]
+        heads = [(ln.weight, ln.bias, ln.eps, hd.weight, hd.bias) for ln, hd in zip(self.depth_ln, self.heads)]
+        ln_f = (self.ln_f.weight, self.ln_f.bias, self.ln_f.eps)
+
         for j in range(N):
             codes = out[:, j]
             z = h
-            for r in range(c.levels):
-                if r > 0:
-                    prev = codes[:, r - 1].repeat(2) if cfg_on else codes[:, r - 1]
-                    z = z + self.codes[r - 1](prev)
-                lg = self.heads[r](self.depth_ln[r](z)).float()
+            for r, (lw, lb, eps, hw, hb) in enumerate(heads):
+                if r > 0:                                # the code just chosen at level r-1, for both halves
+                    e = emb[r - 1][codes[:, r - 1]]                           # [B,d]
+                    z = (z.view(2, B, d) + e).view(B2, d) if cfg_on else z + e
+                lg = F.linear(F.layer_norm(z, (d,), lw, lb, eps), hw, hb).float()
                 if cfg_on:
                     lg = lg[B:] + (1.0 + guidance) * (lg[:B] - lg[B:])
                 if r == 0:
                     lg[:, self.end_id] = float("-inf")      # the length is asked for: END never comes early
                 codes[:, r] = sample(lg, noise[:, j, r], temperature, top_k, top_p)
             if j + 1 < N:
-                step = codes.repeat(2, 1) if cfg_on else codes
-                xr = self._motion_rows(step[:, None], j)
+                # the position's input row as _motion_rows makes it (in _code_sum's order: levels
+                # 0..R-1, then motion_pos; sampled codes are never -1, so no validity mask)
+                xr = emb[0][codes[:, 0]]
+                for r in range(1, R):
+                    xr = xr + emb[r][codes[:, r]]
+                xr = xr + mpos[j]
+                if cfg_on:
+                    xr = xr.repeat(2, 1)                                      # [B2,d]
                 t = S0 + j
                 for blk, cache in zip(self.blocks, caches):
                     xr = blk.step(xr, cache, t, keys[..., :t + 1])
-                h = self.ln_f(xr)[:, -1]
-        return out
+                h = F.layer_norm(xr, (d,), *ln_f)
 
     # -- files -------------------------------------------------------------------------------------
     def save(self, path, dtype: torch.dtype = torch.float16, meta: dict | None = None) -> Path:
@@ -375,7 +415,7 @@ def sample(logits: torch.Tensor, u: torch.Tensor, temperature: float, top_k: int
     so each row is reproducible alone); temperature 0 -> argmax."""
     if temperature <= 0:
         return logits.argmax(-1)
-    lg = logits / temperature
+    lg = logits / temperature if temperature != 1.0 else logits       # x / 1 is x: skip the op
     if top_k and top_k < lg.shape[-1]:
         kth = torch.topk(lg, top_k, dim=-1).values[:, -1:]
         lg = lg.masked_fill(lg < kth, float("-inf"))
