@@ -252,10 +252,5 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    final = train(args)
-    if final:
-        stopped = " (stopped by --max-minutes)" if final["stopped_by_time"] else ""
-        print(f"trained {final['steps']} steps{stopped} in {final['wall_s']} s ({final['steps_per_s']} steps/s); "
-              f"best {final['best_metric']} {final['best_value']} at step {final['best_step']}")
-        print(f"wrote {args.out}/best.safetensors, best.json, last.*, log.jsonl, val.jsonl, final.json")
+    loop.print_summary(train(args), args.out)
     return 0

@@ -362,6 +362,15 @@ def _append(path: Path, row: dict) -> None:
 RUN_LOGS = ("config.json", "log.jsonl", "val.jsonl")
 
 
+def print_summary(final: dict, out) -> None:
+    """The two lines a `tdmm train` command ends with (rank 0 only: other ranks get no final)."""
+    if final:
+        stopped = " (stopped by --max-minutes)" if final["stopped_by_time"] else ""
+        print(f"trained {final['steps']} steps{stopped} in {final['wall_s']} s ({final['steps_per_s']} steps/s); "
+              f"best {final['best_metric']} {final['best_value']} at step {final['best_step']}")
+        print(f"wrote {out}/best.safetensors, best.json, last.*, log.jsonl, val.jsonl, final.json")
+
+
 def check_out(out) -> Path:
     """Before a trainer loads anything: --out must be a folder we can make or write into."""
     return output_path(out, "--out", kind="dir")
