@@ -1,10 +1,18 @@
 """Geometry VQ-VAE motion tokenizer: per-frame features <-> discrete tokens.
 
     features [B,T,D]  (D = K expression channels + 30 of 6D joint rotations, engine.features)
-      -> normalise -> 1-D conv encoder (T -> T/4) -> z [B,C,T/4]
+      -> [side basis] -> normalise -> 1-D conv encoder (T -> T/4) -> z [B,C,T/4]
       -> quantiser: nearest code of a C-dim codebook (R residual levels, 1 = plain VQ)
       -> tokens [B,T/4] (or [B,T/4,R])
-      -> codes -> 1-D conv decoder (T/4 -> T) -> de-normalise -> features [B,T,D]
+      -> codes -> 1-D conv decoder (T/4 -> T) -> de-normalise -> [back from side basis] -> features [B,T,D]
+
+Side basis (cfg.side_basis): every ...Left/...Right expression pair enters as its mean
+(L+R)/2 and half-difference (L-R)/2, each normalised by its own spread. Why: ~95% of the
+corpus is symmetric, so the half-difference has a small spread and a one-sided smile or
+wink becomes a feature many spreads large. Normalised per channel instead, a one-sided
+face was a small, rare direction that the codebook averaged away (the session-4 tokenizer
+reconstructed a left-only smile as a symmetric half smile; an extra loss on the difference
+did not change it).
 
 Any length: a clip of n frames gives ceil(n/4) tokens. Its frames are padded at
 the end up to a multiple of 4 by repeating the last frame, and every layer zeroes
@@ -54,6 +62,7 @@ class VQConfig:
     reset_threshold: float = 1.0    # a code whose EMA use count (per batch) falls below this is re-seeded
     quantize_dropout: float = 0.0   # residual VQ: chance of training a batch with only the first k levels
     std_floor: float = 0.02         # feature normalisation: std floor (dead channels)
+    side_basis: bool = False        # each ...Left/...Right pair is normalised as its mean and half-difference
 
     @property
     def dim(self) -> int:
@@ -87,6 +96,13 @@ class VQConfig:
         if unknown:
             raise ValueError(f"unknown VQConfig key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**d)
+
+
+def side_pairs(names) -> tuple[list[int], list[int]]:
+    """Indices of the ...Left expression channels and of their ...Right partners (ARKit names)."""
+    names = list(names)
+    L = [i for i, n in enumerate(names) if n.endswith("Left") and n[:-4] + "Right" in names]
+    return L, [names.index(names[i][:-4] + "Right") for i in L]
 
 
 def token_lengths(lengths: torch.Tensor, downsample: int) -> torch.Tensor:
@@ -307,11 +323,40 @@ class MotionTokenizer(nn.Module):
         self.decoder = Decoder(cfg)
         self.register_buffer("feat_mean", torch.zeros(cfg.dim))                # [D]
         self.register_buffer("feat_std", torch.ones(cfg.dim))                  # [D]
+        self._L, self._R = side_pairs(cfg.expr_names) if cfg.side_basis else ([], [])
 
     # -- normalisation ----------------------------------------------------------------------
+    def to_basis(self, feats):
+        """features [...,D] -> the basis the statistics live in: with cfg.side_basis each Left
+        channel holds its pair's mean and each Right channel the half-difference (L-R)/2.
+        Works on torch tensors and numpy arrays (a copy; the identity without side_basis)."""
+        if not self._L:
+            return feats
+        out = feats.clone() if isinstance(feats, torch.Tensor) else np.array(feats, copy=True)
+        a, b = feats[..., self._L], feats[..., self._R]
+        out[..., self._L], out[..., self._R] = (a + b) / 2, (a - b) / 2
+        return out
+
+    def from_basis(self, g):
+        """The inverse of to_basis: L = mean + half-difference, R = mean - half-difference."""
+        if not self._L:
+            return g
+        out = g.clone() if isinstance(g, torch.Tensor) else np.array(g, copy=True)
+        m, d = g[..., self._L], g[..., self._R]
+        out[..., self._L], out[..., self._R] = m + d, m - d
+        return out
+
+    def normalize(self, feats: torch.Tensor) -> torch.Tensor:
+        """features [...,D] -> normalised model space (what the encoder reads, the losses compare)."""
+        return (self.to_basis(feats) - self.feat_mean) / self.feat_std
+
+    def denormalize(self, y: torch.Tensor) -> torch.Tensor:
+        return self.from_basis(y * self.feat_std + self.feat_mean)
+
     @torch.no_grad()
     def set_normalization(self, mean, std):
-        """Per-feature statistics of the training data (std floored at cfg.std_floor)."""
+        """Per-feature statistics of the training data in to_basis's basis (std floored at
+        cfg.std_floor)."""
         self.feat_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.feat_std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(self.cfg.std_floor))
 
@@ -329,7 +374,7 @@ class MotionTokenizer(nn.Module):
         t = torch.arange(T4, device=feats.device)
         src = torch.minimum(t[None, :], lengths[:, None] - 1)                   # [B,T4] frame to read
         x = torch.gather(feats, 1, src[..., None].expand(B, T4, D))
-        x = (x - self.feat_mean) / self.feat_std
+        x = self.normalize(x)
         len4 = token_lengths(lengths, s) * s
         return x.transpose(1, 2), (None if bool((len4 == T4).all()) else len4), lengths
 
@@ -356,7 +401,7 @@ class MotionTokenizer(nn.Module):
         z = self.encoder(x, len4)                                               # [B,C,N]
         q, idx, commit, stats = self._quantize(z, tok_len)
         y = self.decoder(q.to(z.dtype), tok_len)                                # [B,D,T4]
-        y = y.transpose(1, 2)[:, :T].float() * self.feat_std + self.feat_mean   # [B,T,D]
+        y = self.denormalize(y.transpose(1, 2)[:, :T].float())                  # [B,T,D]
         y = y * (torch.arange(T, device=y.device)[None, :] < lengths[:, None])[..., None]
         stats["idx"] = idx
         return y, commit, stats
@@ -396,7 +441,7 @@ class MotionTokenizer(nn.Module):
             raise ValueError(f"token ids must be < codebook size {self.cfg.codebook_size}")
         z = self.quantizer.lookup(tokens).transpose(1, 2)                       # [B,C,N]
         y = self.decoder(z, tok_len)                                           # _mask: None when nothing is padded
-        y = y.transpose(1, 2)[:, :T] * self.feat_std + self.feat_mean
+        y = self.denormalize(y.transpose(1, 2)[:, :T])
         if lengths is not None:
             y = y * (torch.arange(T, device=y.device)[None, :] < lengths[:, None])[..., None]
         return y

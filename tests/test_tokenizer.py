@@ -443,3 +443,78 @@ def test_vq_compare_agreement_known_answer(tmp_path):
         got.append(want)
     assert got[0]["agreement"] != got[1]["agreement"]                   # each model is measured on its own tokens
     assert got[1]["agreement_all_levels"] < got[1]["agreement"]         # residual level 2 splits some pairs
+
+
+# -- side basis: one-sided faces ---------------------------------------------------------------
+SIDED = ["smileLeft", "smileRight", "jawOpen", "blinkLeft", "blinkRight"]
+
+
+def test_side_basis_is_an_exact_inverse_and_makes_one_sided_faces_large():
+    from training.data.motion_data import feature_stats
+
+    m = MotionTokenizer(VQConfig(expr_names=SIDED, width=16, depth=1, codebook_size=8, code_dim=8, side_basis=True))
+    assert (m._L, m._R) == ([0, 3], [1, 4])
+    f = torch.rand(2, 7, len(SIDED) + 30)
+    g = m.to_basis(f)
+    torch.testing.assert_close(g[..., 0], (f[..., 0] + f[..., 1]) / 2)
+    torch.testing.assert_close(g[..., 1], (f[..., 0] - f[..., 1]) / 2)
+    torch.testing.assert_close(g[..., 2:3], f[..., 2:3])
+    torch.testing.assert_close(m.from_basis(g), f)
+    np.testing.assert_allclose(m.from_basis(m.to_basis(f.numpy())), f.numpy(), atol=1e-6)
+    # A corpus that is symmetric but for one left smile: the half-difference has a small spread,
+    # so in the side basis that smile is many spreads from the mean; per channel it is not.
+    feats = np.zeros((50, 10, len(SIDED) + 30), np.float32)
+    feats[:, :, [0, 1]] = np.random.default_rng(0).uniform(0, 1, (50, 10, 1))
+    feats[0, :, 0], feats[0, :, 1] = 0.9, 0.0
+    lengths = np.full(50, 10)
+    plain_std = feature_stats(feats, lengths)[1]
+    mean, std = feature_stats(feats, lengths, transform=m.to_basis)
+    m.set_normalization(mean, std)
+    z = m.normalize(torch.from_numpy(feats[0, :1]))[0]
+    assert float(z[1]) > 5 and 0.45 / plain_std[0] < 2       # half-difference 0.45 vs per-channel
+    plain = MotionTokenizer(VQConfig(expr_names=SIDED, width=16, depth=1, codebook_size=8, code_dim=8))
+    assert plain._L == [] and plain.to_basis(f) is f
+
+
+def test_side_basis_tokenizer_round_trips_through_files(tmp_path):
+    torch.manual_seed(0)
+    m = MotionTokenizer(VQConfig(expr_names=SIDED, width=16, depth=1, codebook_size=8, code_dim=8, side_basis=True))
+    m.set_normalization(torch.randn(35) * 0.1, torch.rand(35) + 0.5)
+    m.train()
+    f = torch.rand(2, 16, 35)
+    m(f)
+    m.eval()
+    m.save(tmp_path / "t", dtype=torch.float32)
+    a = MotionTokenizer.load(tmp_path / "t")
+    assert a.cfg.side_basis and torch.equal(a.encode(f), m.encode(f))
+    torch.testing.assert_close(a.decode(a.encode(f)), m.decode(m.encode(f)))
+
+
+def test_one_sided_clips_and_oversampled_batches(tmp_path):
+    from training.train.vq import TokenizerTask, TrainConfig, one_sided_clips
+
+    names = ["aLeft", "aRight", "b", "c"]
+    f = np.zeros((6, 20, 34), np.float32)
+    n = np.array([20, 20, 20, 10, 20, 20])
+    f[1, :5, 0] = 0.5                      # 5 of 20 frames one-sided: counts
+    f[2, :, 0] = f[2, :, 1] = 0.8          # symmetric: does not
+    f[3, 12:, 0] = 0.9                     # one-sided only past its length: does not
+    f[4, 0, 1] = 0.05                      # below ASYM_MIN
+    f[5, 3, 1] = 0.3                       # 1 of 20 frames: exactly 5%, counts
+    assert one_sided_clips(f, n, names).tolist() == [False, True, False, False, False, True]
+    assert one_sided_clips(f, n, ["a", "b", "c", "d"]).tolist() == [False] * 6
+    f[:, :, 2] = np.arange(6)[:, None] + 1.0          # channel b tells the clips apart
+
+    class RT:
+        device, world = torch.device("cpu"), 1
+    head = make_tiny_head()
+    head.expr_names = names
+    model = MotionTokenizer(VQConfig(expr_names=names, width=16, depth=1, codebook_size=8, code_dim=8))
+    task = TokenizerTask(model, TrainConfig(batch_size=8, crop=8, sided_fraction=0.5, loss_face_vertices=10,
+                                            loss_other_vertices=2),
+                         head, (f, n), (f, n), (f, n), RT())
+    x, valid = next(task.batches(0))
+    assert x.shape == (8, 8, 34) and valid.all()
+    # the first half comes from the one-sided clips 1 and 5 only
+    clip_of = (x[:, 0, 2] - 1).round().long()
+    assert set(clip_of[:4].tolist()) <= {1, 5} and set(clip_of[4:].tolist()) - {1, 5}

@@ -92,14 +92,17 @@ def pad_clips(clips: list, root, max_frames: int | None = None) -> MotionArrays:
                         [list(c.text) for c in clips])
 
 
-def feature_stats(feats: np.ndarray, lengths: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def feature_stats(feats: np.ndarray, lengths: np.ndarray, chunk: int = 4096,
+                  transform=None) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean/std over the valid frames of [N,T,D] features (float64 sums, chunk by
-    chunk, so a 60K-clip split needs no second copy of its frames)."""
+    chunk, so a 60K-clip split needs no second copy of its frames); `transform` maps a
+    [frames,D] chunk first (the tokenizer's side basis)."""
     D = feats.shape[-1]
     s, s2, n = np.zeros(D), np.zeros(D), 0
     for i in range(0, len(feats), chunk):
         f, L = feats[i:i + chunk], lengths[i:i + chunk]
         x = f[np.arange(f.shape[1])[None, :] < L[:, None]].astype(np.float64)     # [frames,D]
+        x = x if transform is None else transform(x)
         s, s2, n = s + x.sum(0), s2 + (x * x).sum(0), n + len(x)
     mean = s / max(n, 1)
     return mean.astype(np.float32), np.sqrt(np.maximum(s2 / max(n, 1) - mean ** 2, 0)).astype(np.float32)

@@ -10,22 +10,21 @@ import torch
 from engine.features import features_to_params
 from engine.flame import FlameLayer
 from engine.tokenizer import MotionTokenizer, token_lengths
+from engine.tokenizer import side_pairs as _side_pairs
 from training.eval.metrics import channel_mae, codebook_usage, pose_error_deg
 
 ASYM_MIN = 0.1       # a Left/Right pair counts as one-sided in a frame past this difference
 
 
 def side_pairs(names) -> tuple[list[int], list[int]]:
-    """Indices of the ...Left channels and their ...Right partners.
+    """Indices of the ...Left channels and their ...Right partners (engine.tokenizer.side_pairs).
 
-    Why a loss on their difference: one-sided faces (a smirk, a wink) are ~5% of the corpus, and
-    their left-right difference moves only a few mouth-corner or eyelid vertices. Measured on the
-    session-4 tokenizer trained without this term: it reconstructs a left-only smile as a
-    symmetric half smile (asym_kept 0.0 in training/eval/tokenizer_eval.py); even its
-    unquantised latent had dropped the difference."""
-    names = list(names)
-    L = [i for i, n in enumerate(names) if n.endswith("Left") and n[:-4] + "Right" in names]
-    return L, [names.index(names[i][:-4] + "Right") for i in L]
+    Why asym_kept is measured: one-sided faces (a smirk, a wink) are ~5% of the corpus, and
+    their left-right difference moves only a few mouth-corner or eyelid vertices. The
+    session-4 tokenizer (per-channel normalisation) reconstructed a left-only smile as a
+    symmetric half smile (asym_kept 0.001); even its unquantised latent had dropped the
+    difference. VQConfig.side_basis is the fix."""
+    return _side_pairs(names)
 
 
 def _quantile(hist: torch.Tensor, q: float, top: float, total: float) -> float | None:

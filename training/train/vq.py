@@ -42,8 +42,10 @@ from engine.head import HeadModel, load_head
 from engine.head_regions import face_head, face_region, sub_head_with_joints, with_gaze_points
 from engine.tokenizer import MotionTokenizer, VQConfig
 from training.data.motion_data import EmptySplitError, feature_stats, load_split_features
-from training.eval.tokenizer_eval import evaluate, side_pairs
+from training.eval.tokenizer_eval import ASYM_MIN, evaluate, side_pairs
 from training.train import loop
+
+ASYM_SCALE = 0.2                    # the asym term's unit: about one spread of a Left or Right channel
 
 
 @dataclass
@@ -63,6 +65,7 @@ class TrainConfig(loop.LoopConfig):
     w_acc: float = 0.5
     w_commit: float = 0.02
     w_asym: float = 0.0             # L1 on left-minus-right of the paired Left/Right channels (see side_pairs)
+    sided_fraction: float = 0.0     # share of each batch drawn from clips with one-sided frames (oversampling)
     loss_face_vertices: int = 1500  # face + eye vertices in the vertex loss (sampled from the face region)
     loss_other_vertices: int = 250  # other skin (back of head, neck), weighted by other_weight
     other_weight: float = 0.1       # other skin, relative to face skin (1)
@@ -116,6 +119,21 @@ def sample_batch(feats: torch.Tensor, lengths: torch.Tensor, batch: int, crop: i
     return feats[i[:, None], t], valid
 
 
+def one_sided_clips(feats: np.ndarray, lengths: np.ndarray, names, chunk: int = 4096) -> np.ndarray:
+    """[N] bool: clips where some Left/Right pair differs by more than ASYM_MIN in at least 5% of
+    the valid frames (what sided_fraction oversamples)."""
+    L, R = side_pairs(names)
+    out = np.zeros(len(lengths), bool)
+    if not L:
+        return out
+    for i in range(0, len(feats), chunk):
+        f, n = feats[i:i + chunk], lengths[i:i + chunk]
+        valid = np.arange(f.shape[1])[None, :] < n[:, None]
+        big = (np.abs(f[..., L] - f[..., R]).max(-1) > ASYM_MIN) & valid        # [b,T]
+        out[i:i + chunk] = big.sum(1) >= 0.05 * n
+    return out
+
+
 # -- losses -----------------------------------------------------------------------------------
 def _masked_mean(err: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """err [B,T,...] averaged over the frames where mask [B,T] holds."""
@@ -154,15 +172,16 @@ def compute_losses(model: MotionTokenizer, out: torch.Tensor, x: torch.Tensor, v
     vertex_terms (its torch.compile'd form)."""
     m = model.module if hasattr(model, "module") else model
     K = len(m.cfg.expr_names)
-    xn, on = (x - m.feat_mean) / m.feat_std, (out - m.feat_mean) / m.feat_std
+    xn, on = m.normalize(x), m.normalize(out)
     v1, v2 = valid[:, 1:] & valid[:, :-1], valid[:, 2:] & valid[:, 1:-1] & valid[:, :-2]
     vf = valid.float()
     L, R = side_pairs(m.cfg.expr_names)
     parts = {
         "param": _masked_mean((on - xn).abs(), vf),
-        # (a head without Left/Right channel pairs has no left-right difference to keep)
-        "asym": _masked_mean(((on[..., L] - on[..., R]) - (xn[..., L] - xn[..., R])).abs(), vf) if L
-        else on.new_zeros(()),
+        # In activation units / ASYM_SCALE, whatever the basis (a head without Left/Right
+        # channel pairs has no left-right difference to keep).
+        "asym": _masked_mean(((out[..., L] - out[..., R]) - (x[..., L] - x[..., R])).abs() / ASYM_SCALE, vf) if L
+        else out.new_zeros(()),
         "vel": _masked_mean(((on[:, 1:] - on[:, :-1]) - (xn[:, 1:] - xn[:, :-1])).abs(), v1.float()),
         "acc": _masked_mean(((on[:, 2:] - 2 * on[:, 1:-1] + on[:, :-2])
                              - (xn[:, 2:] - 2 * xn[:, 1:-1] + xn[:, :-2])).abs(), v2.float()),
@@ -188,6 +207,8 @@ class TokenizerTask(loop.Task):
                  rt: loop.Runtime):
         self.model, self.cfg, self.device = model, cfg, rt.device
         self.feats, self.lengths = (torch.from_numpy(a).to(self.device) for a in train)
+        sided = np.flatnonzero(one_sided_clips(*train, model.cfg.expr_names)) if cfg.sided_fraction > 0 else []
+        self.sided = torch.from_numpy(sided).to(self.device) if len(sided) else None
         self.vfeats, self.vlengths = (torch.from_numpy(a).to(self.device) for a in val)
         self.val_all = val_all                  # numpy (features, lengths): the final evaluation's
         lhead, vw = loss_vertices(head, cfg)
@@ -203,8 +224,16 @@ class TokenizerTask(loop.Task):
     def batches(self, seed: int):
         gen = torch.Generator(device=self.device)
         gen.manual_seed(seed)
+        n_sided = int(round(self.per_rank * self.cfg.sided_fraction)) if self.sided is not None else 0
         while True:
-            yield sample_batch(self.feats, self.lengths, self.per_rank, self.cfg.crop, gen)
+            if n_sided == 0:
+                yield sample_batch(self.feats, self.lengths, self.per_rank, self.cfg.crop, gen)
+                continue
+            # Oversampling: n_sided crops from one-sided clips, the rest from the whole split.
+            pick = self.sided[torch.randint(0, len(self.sided), (n_sided,), device=self.device, generator=gen)]
+            a = sample_batch(self.feats[pick], self.lengths[pick], n_sided, self.cfg.crop, gen)
+            b = sample_batch(self.feats, self.lengths, self.per_rank - n_sided, self.cfg.crop, gen)
+            yield torch.cat([a[0], b[0]]), torch.cat([a[1], b[1]])
 
     def loss(self, batch):
         x, valid = batch
@@ -275,7 +304,7 @@ def train(args) -> dict:
             raise ValueError(f"{args.resume} was trained on other expression channels than {args.data} has")
     else:
         model = MotionTokenizer(VQConfig.from_dict({**model_over, "expr_names": names, "fps": fps})).to(rt.device)
-        model.set_normalization(*feature_stats(feats, lengths))
+        model.set_normalization(*feature_stats(feats, lengths, transform=model.to_basis))
     if tcfg.crop % model.cfg.downsample:
         raise ValueError(f"train.crop {tcfg.crop} must be a multiple of model.downsample {model.cfg.downsample}")
     head = load_head(args.head)
