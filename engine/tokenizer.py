@@ -63,6 +63,7 @@ class VQConfig:
     quantize_dropout: float = 0.0   # residual VQ: chance of training a batch with only the first k levels
     std_floor: float = 0.02         # feature normalisation: std floor (dead channels)
     side_basis: bool = False        # each ...Left/...Right pair is normalised as its mean and half-difference
+    asym_head: bool = False         # with side_basis: a linear read-out of the codes adds to the half-differences
 
     @property
     def dim(self) -> int:
@@ -85,6 +86,8 @@ class VQConfig:
         for name in ("width", "depth", "codebook_size", "code_dim", "levels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"VQConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.asym_head and not self.side_basis:
+            raise ValueError("VQConfig.asym_head reads out the side basis's half-differences: set side_basis too")
         if not 0 <= self.quantize_dropout < 1:
             raise ValueError(f"VQConfig.quantize_dropout must be in [0,1), got {self.quantize_dropout}")
         return self
@@ -160,6 +163,16 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
+    """Codes -> features. With cfg.asym_head the half-difference channels of the side basis also
+    get a linear read-out of the codes (a 3-tap conv at the token rate, linearly upsampled).
+
+    Why the read-out: a conv decoder whose hidden features happen to be mirror-invariant gets
+    gradients for its half-difference outputs that cancel between left- and right-sided frames,
+    and those outputs settle at zero for good (measured: trained tokenizers whose codes differ
+    between a clip and its mirror still decoded every one-sided face symmetric; 60 more fp32
+    steps with the gradient on did not move it). A linear map of the codes has no such invariance:
+    its gradient is the codes' own left-right difference."""
+
     def __init__(self, cfg: VQConfig):
         super().__init__()
         W = cfg.width
@@ -169,8 +182,14 @@ class Decoder(nn.Module):
         self.up = nn.ModuleList(nn.Conv1d(W, W, 3, padding=1) for _ in range(cfg.num_down))
         self.conv_mid = nn.Conv1d(W, W, 3, padding=1)
         self.conv_out = nn.Conv1d(W, cfg.dim, 3, padding=1)
+        self.halves = side_pairs(cfg.expr_names)[1] if cfg.side_basis and cfg.asym_head else []
+        if self.halves:
+            self.asym = nn.Conv1d(cfg.code_dim, len(self.halves), 3, padding=1)
+            nn.init.zeros_(self.asym.weight)
+            nn.init.zeros_(self.asym.bias)
 
     def forward(self, z, lengths=None):                     # [B,C,T/4] -> [B,D,T]; lengths in tokens
+        z_in, len_in = z, lengths
         m = _mask(lengths, z.shape[-1], z.device)
         h = _apply(F.relu(self.conv_in(z)), m)
         for blocks, up in zip(self.blocks, self.up):
@@ -181,7 +200,16 @@ class Decoder(nn.Module):
             m = _mask(lengths, h.shape[-1], h.device)
             h = _apply(h, m)
         h = _apply(F.relu(self.conv_mid(h)), m)
-        return self.conv_out(h)
+        y = self.conv_out(h)
+        if self.halves:
+            a = self.asym(_apply(z_in, _mask(len_in, z_in.shape[-1], z_in.device)))      # [B,P,N]
+            if len_in is not None:      # past a clip, repeat its last token: the same as the clip alone
+                N = a.shape[-1]
+                src = torch.minimum(torch.arange(N, device=a.device)[None, :], len_in[:, None] - 1)
+                a = torch.gather(a, 2, src[:, None, :].expand(-1, a.shape[1], -1))
+            a = F.interpolate(a, size=y.shape[-1], mode="linear", align_corners=False)
+            y = y.index_add(1, torch.as_tensor(self.halves, device=y.device), a.to(y.dtype))
+        return y
 
 
 # -- quantiser --------------------------------------------------------------------------------

@@ -518,3 +518,24 @@ def test_one_sided_clips_and_oversampled_batches(tmp_path):
     # the first half comes from the one-sided clips 1 and 5 only
     clip_of = (x[:, 0, 2] - 1).round().long()
     assert set(clip_of[:4].tolist()) <= {1, 5} and set(clip_of[4:].tolist()) - {1, 5}
+
+
+def test_asym_head_reads_the_codes_and_keeps_clips_alone_equal_to_batched():
+    with pytest.raises(ValueError, match="side_basis"):
+        VQConfig(expr_names=SIDED, asym_head=True).validate()
+    torch.manual_seed(0)
+    m = MotionTokenizer(VQConfig(expr_names=SIDED, width=16, depth=1, codebook_size=8, code_dim=8, levels=2,
+                                 side_basis=True, asym_head=True)).eval()
+    assert m.decoder.halves == [1, 4]
+    with torch.no_grad():                        # zero at init (a fine-tune starts where it was)
+        z = torch.randn(1, 8, 5)
+        base = m.decoder(z)
+        torch.nn.init.normal_(m.decoder.asym.weight)
+        moved = m.decoder(z) - base
+    assert moved[:, [1, 4]].abs().min() > 0 and moved[:, [0, 2, 3]].abs().max() == 0
+    f, n = torch.rand(3, 50, 35), torch.tensor([37, 50, 21])
+    tok = m.encode(f, n)
+    y = m.decode(tok, n)
+    for b in range(3):
+        k = int((n[b] + 3) // 4)
+        torch.testing.assert_close(m.decode(tok[b:b + 1, :k], n[b:b + 1])[0], y[b, :n[b]], atol=1e-5, rtol=1e-4)
