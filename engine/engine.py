@@ -4,10 +4,14 @@
     clips = eng.generate(["a shy smile that turns into a laugh"], seconds=4, seed=3, variations=2)
     more = eng.generate(["then she bursts out laughing"], seconds=3, continue_from=clips[0])
     bridge = eng.generate(["a quick frown"], seconds=1.5, continue_from=before, until=after)
+    text = eng.caption(clip)                         # "She grins faintly and nods twice ..."
+    answer = eng.caption(clip, question="When does the frown start?")
 
-Models load lazily (text encoder, tokenizer, generator) and stay loaded. Results are MotionClips
+Models load lazily (text encoder, tokenizer, generator, captioner) and stay loaded. Results are MotionClips
 in the DESIGN.md format at the asked fps with exactly seconds * fps frames (rounded, halves up); the prompt is
-the clip's text and the settings are in its meta.
+the clip's text and the settings are in its meta. Captions come from the Motion2Language captioner
+(engine/captioner.py): the clip is mapped onto the tokenizer's channels by name, resampled to its
+frame rate, encoded to codes and read by the language model.
 
 Seams. A continuation is decoded together with the motion it continues, so the tokenizer's
 decoder runs smoothly across the join; the small difference between the decoded join and the
@@ -33,6 +37,8 @@ SECONDS_RANGE = (0.5, 20.0)
 MIN_CONTEXT_FRAMES = 4
 SEAM_FADE_S = 0.5
 DEFAULTS = dict(guidance=2.0, temperature=1.0, top_k=0, top_p=0.95)
+CAPTION_DEFAULTS = dict(temperature=0.7, top_p=0.9)
+MAX_QUESTION_CHARS = 500
 
 
 class GenerationWarning(UserWarning):
@@ -41,11 +47,12 @@ class GenerationWarning(UserWarning):
 
 class Engine:
     def __init__(self, device: str = "cpu", generator_path=None, tokenizer_path=None, text_encoder_path=None,
-                 threads: int | None = None):
+                 threads: int | None = None, captioner_path=None):
         self.device = str(device)
-        self._paths = dict(generator=generator_path, tokenizer=tokenizer_path, text=text_encoder_path)
-        self._gen = self._tok = self._text = None
-        self._paired = False
+        self._paths = dict(generator=generator_path, tokenizer=tokenizer_path, text=text_encoder_path,
+                           captioner=captioner_path)
+        self._gen = self._tok = self._text = self._cap = None
+        self._paired = self._cap_paired = False
         if threads:
             torch.set_num_threads(int(threads))
 
@@ -64,18 +71,25 @@ class Engine:
             self._tok = load_tokenizer(self._paths["tokenizer"], self.device)
         return self._tok
 
-    def _check_pair(self) -> None:
-        """A generator speaks the codes of the tokenizer it was trained with (its config names
-        the tokenizer file's sha256 prefix): any other tokenizer would decode noise."""
+    @property
+    def captioner(self):
+        if self._cap is None:
+            from .captioner import load_captioner
+            self._cap = load_captioner(self._paths["captioner"], self.device)
+        return self._cap
+
+    def _check_pair(self, model: str = "generator") -> None:
+        """A generator (captioner) speaks the codes of the tokenizer it was trained with (its config
+        names the tokenizer file's sha256 prefix): any other tokenizer's codes would be noise to it."""
         import hashlib
         from pathlib import Path
 
         from .head import assets_dir
-        want = self.generator.cfg.tokenizer
+        want = self.generator.cfg.tokenizer if model == "generator" else self.captioner.cfg.motion_tokenizer
         path = Path(self._paths["tokenizer"] or assets_dir() / "vq" / "tokenizer").with_suffix(".safetensors")
         if want and hashlib.sha256(path.read_bytes()).hexdigest()[:12] != want:
-            raise RuntimeError(f"the generator was trained on the codes of tokenizer {want}, not of {path}: "
-                               "use the tokenizer it was trained with or retrain the generator")
+            raise RuntimeError(f"the {model} was trained on the codes of tokenizer {want}, not of {path}: "
+                               f"use the tokenizer it was trained with or retrain the {model}")
 
     @property
     def text_encoder(self):
@@ -87,7 +101,7 @@ class Engine:
     def loaded(self) -> dict:
         """Which models are in memory (the add-on's panel shows it)."""
         return {"generator": self._gen is not None, "tokenizer": self._tok is not None,
-                "text_encoder": self._text is not None}
+                "text_encoder": self._text is not None, "captioner": self._cap is not None}
 
     # -- Language2Motion ---------------------------------------------------------------------------
     def generate(self, prompts, seconds: float = 4.0, seed: int = 0, variations: int = 1,
@@ -151,6 +165,52 @@ class Engine:
             out.append(MotionClip(pose=pose, expr=expr, expr_names=list(tok.cfg.expr_names), fps=fps,
                                   text=[p], meta=meta).validate())
         return out
+
+    # -- Motion2Language ---------------------------------------------------------------------------------
+    def caption(self, clip: MotionClip, question: str | None = None, greedy: bool = True,
+                temperature: float = CAPTION_DEFAULTS["temperature"], top_p: float = CAPTION_DEFAULTS["top_p"],
+                seed: int = 0) -> str:
+        """What the face in `clip` does, in words (question None), or the answer to `question`. Any
+        clip in the DESIGN.md format: channels are mapped onto the model's by name (a
+        GenerationWarning says what was missing or dropped), other frame rates are resampled.
+        Greedy by default; greedy=False samples (temperature, top_p) from `seed`."""
+        if not isinstance(clip, MotionClip):
+            raise InputError("clip", f"is a {type(clip).__name__}, expected a MotionClip",
+                             "load one with engine.clip.load_clip")
+        question = _check_question(question)
+        temperature = _check_number("temperature", temperature, 0.05, 5.0)
+        top_p = _check_number("top_p", top_p, 1e-3, 1.0)
+        clip.validate()
+        tok, cap = self.tokenizer, self.captioner
+        if not self._cap_paired:
+            self._check_pair("captioner")
+            self._cap_paired = True
+        names = list(tok.cfg.expr_names)
+        if list(clip.expr_names) != names:
+            mapped, dropped, missing = clip.with_channels(names)
+            if len(missing) == len(names):
+                raise InputError("clip", f"has none of the model's {len(names)} face channels (it has "
+                                 f"{len(clip.expr_names)}: {', '.join(clip.expr_names[:6]) or 'none'})",
+                                 f"name its expression channels as the head's ({', '.join(names[:4])} ...)")
+            if dropped:
+                warnings.warn(f"clip: ignored {len(dropped)} channel(s) the model does not read: "
+                              f"{', '.join(dropped[:8])}{' ...' if len(dropped) > 8 else ''}", GenerationWarning)
+            if missing:
+                warnings.warn(f"clip: {len(missing)} of the model's face channel(s) are not in the clip and are "
+                              f"taken as 0: {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}",
+                              GenerationWarning)
+            clip = mapped
+        frames = int(round(clip.num_frames * tok.cfg.fps / clip.fps))
+        if frames < tok.cfg.downsample:
+            raise InputError("clip", f"is {clip.num_frames} frame(s) long ({clip.duration:.2f} s); the captioner "
+                             f"reads motion in steps of {tok.cfg.downsample} frames at {tok.cfg.fps:g} fps",
+                             f"give at least {tok.cfg.downsample / tok.cfg.fps:.2f} s of animation")
+        if clip.duration > cap.cfg.max_seconds + 1e-6:
+            raise InputError("clip", f"is {clip.duration:.1f} s long; the captioner reads at most "
+                             f"{cap.cfg.max_seconds:g} s", "caption it in parts")
+        codes = tok.encode_clip(clip)
+        return cap.caption([codes], question=question, greedy=greedy, temperature=temperature, top_p=top_p,
+                           seed=int(seed))[0]
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _neighbour(self, clip: MotionClip | None, name: str, model_fps: float) -> dict | None:
@@ -241,6 +301,21 @@ def _check_prompts(prompts) -> list[str]:
                              "is empty" if isinstance(p, str) else f"is a {type(p).__name__}, not text",
                              "write what the face should do, e.g. \"a shy smile, then a laugh\"")
     return [" ".join(p.split()) for p in prompts]
+
+
+def _check_question(question) -> str | None:
+    if question is None:
+        return None
+    if not isinstance(question, str):
+        raise InputError("question", f"is a {type(question).__name__}, not text")
+    q = " ".join(question.split())
+    if not q:
+        raise InputError("question", "is empty", "ask something about the clip, e.g. \"does she blink?\", or leave "
+                                                  "the question out for a caption")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise InputError("question", f"is {len(q)} characters long; at most {MAX_QUESTION_CHARS} are read",
+                         "ask a shorter question")
+    return q
 
 
 def _check_number(name: str, value, lo: float, hi: float) -> float:

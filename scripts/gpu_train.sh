@@ -6,8 +6,9 @@
 # The seed-0 60K corpus is synthesised there first (deterministic, ~9 s on 16 cores), then the
 # runs train side by side, each under its config's wall-clock cap (max_minutes); KILL_S
 # (default 570 s) is only the safety net. configs/evaluator*.json train the evaluator,
-# configs/l2m*.json the Language2Motion generator (ours or the T2M-GPT baseline), the rest
-# train tokenizers. With $OUT set, each run comes back as $OUT/NAME.tar.gz (best
+# configs/l2m*.json the Language2Motion generator (ours or the T2M-GPT baseline), configs/m2l*.json
+# the Motion2Language captioner (its base: FLAGS --base,/root/stage/smollm2.gguf, with the gguf wheel
+# installed there), the rest train tokenizers. With $OUT set, each run comes back as $OUT/NAME.tar.gz (best
 # checkpoint, logs; not the fp32 resume files) plus its log tail in $OUT/NAME.log.
 set -uo pipefail
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -29,6 +30,7 @@ for spec in "$@"; do
     case $(basename "$config") in
         evaluator*) cmd="train evaluator"; flags="${flags:+$flags,}--quiet";;
         l2m*) cmd="train l2m"; flags="${flags:+$flags,}--quiet";;
+        m2l*) cmd="train m2l"; flags="${flags:+$flags,}--quiet";;
     esac
     timeout $((KILL_S - ($(date +%s) - t0))) $TDMM $cmd --data $DATA --out $RUNS/$name --config $config \
         --device ${DEVICE:-cuda} ${flags//,/ } > $RUNS/$name.log 2>&1 &

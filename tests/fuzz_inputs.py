@@ -334,6 +334,16 @@ def cases(ws: Path, good: dict) -> list[Case]:
             Case("generate:generator_missing", ["generate", "x", "--generator", str(ws / "nogen"), "--out", g_out],
                  names="nogen")]
 
+    # caption (the clip and the question are checked before a model loads)
+    out += [Case("caption:clip_missing", ["caption", str(ws / "noclip.npz")], names="noclip.npz"),
+            Case("caption:clip_a_folder", ["caption", str(ws / "src")], names="src"),
+            Case("caption:clip_not_a_clip", ["caption", str(ws / "afile.txt")], names="afile.txt"),
+            Case("caption:empty_question", ["caption", str(good["clip"]), "--question", "  "], names="question"),
+            Case("caption:captioner_missing", ["caption", str(good["clip"]), "--captioner", str(ws / "nocap")],
+                 names="nocap"),
+            Case("caption:temperature_bogus", ["caption", str(good["clip"]), "--sample", "--temperature", "x"],
+                 rc=2, names="temperature")]
+
     # eval, synth, extension validate, demo
     out += [Case("eval:data_missing", ["eval", "--data", str(ws / "nodata"), "--out", str(ws / "o" / "ev")],
                  names="nodata"),

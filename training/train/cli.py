@@ -12,6 +12,7 @@ MODELS = {
     "vq": ("training.train.vq", "the geometry VQ-VAE motion tokenizer"),
     "evaluator": ("training.train.evaluator", "the frozen text-motion evaluator (TMR-style) and label classifier"),
     "l2m": ("training.train.l2m", "the Language2Motion generator (word-level prefix or the pooled T2M-GPT baseline)"),
+    "m2l": ("training.train.m2l", "the Motion2Language captioner (a language model finetuned on motion tokens)"),
 }
 
 
