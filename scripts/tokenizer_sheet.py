@@ -28,12 +28,13 @@ from engine.tokenizer import load_tokenizer  # noqa: E402
 from training.corpus.synth import split_of, synth_clip  # noqa: E402
 
 
-def pick_clips(families: list[str], seed: int = 0):
-    """The first test-split clip of each family, in the order asked."""
+def pick_clips(families: list[str], seed: int = 0, sided: bool = False):
+    """The first test-split clip of each family, in the order asked (one-sided ones with `sided`)."""
     found, i = {}, 0
     while len(found) < len(families):
         labels, pose, expr, _ = synth_clip(seed, i)
-        if split_of(labels) == "test" and labels["family"] in families and labels["family"] not in found:
+        ok = not sided or labels.get("side") in ("left", "right")
+        if ok and split_of(labels) == "test" and labels["family"] in families and labels["family"] not in found:
             found[labels["family"]] = (labels, pose, expr)
         i += 1
     return [found[f] for f in families]
@@ -45,6 +46,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="docs/tokenizer_sheet.png")
     ap.add_argument("--families", default="joy,sadness,surprise,anger")
     ap.add_argument("--samples", type=int, default=24)
+    ap.add_argument("--sided", action="store_true", help="one-sided clips only (a smirk, a wink): does the side survive?")
     args = ap.parse_args(argv)
 
     head = load_head()
@@ -55,7 +57,7 @@ def main(argv=None) -> int:
     # Blinks would win the apex search; the apex should show the emotion.
     no_blink = np.array([not n.startswith("eyeBlink") for n in head.expr_names])
     poses, exprs, labels = [], [], []
-    for lab, pose, expr in pick_clips(args.families.split(",")):
+    for lab, pose, expr in pick_clips(args.families.split(","), sided=args.sided):
         n = torch.tensor([len(pose)])
         with torch.no_grad():
             rec = tok.decode(tok.encode(torch.from_numpy(params_to_features(pose, expr))[None], n), n)[0, :len(pose)]
