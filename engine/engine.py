@@ -151,7 +151,7 @@ class Engine:
         if after is not None:
             goal = after["codes"][0][None].expand(B, -1)
         _, codes = synthesize(gen, tok, text, mask, [frames] * B, [s for _, s, _ in rows], guidance,
-                              temperature, top_k, top_p, context=ctx, goal=goal)
+                              temperature, top_k, top_p, context=ctx, goal=goal, decode=False)
         feats = self._decode_with_neighbours(codes, frames, before, after)        # [B,frames,D] numpy
         out = []
         for b, (p, s, v) in enumerate(rows):

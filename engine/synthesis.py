@@ -34,9 +34,10 @@ def variation_seed(seed: int, variation: int) -> int:
 @torch.no_grad()
 def synthesize(gen, tok, text: torch.Tensor, mask: torch.Tensor, frames, seeds, guidance: float = 0.0,
                temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-               context: torch.Tensor | None = None, goal: torch.Tensor | None = None):
+               context: torch.Tensor | None = None, goal: torch.Tensor | None = None, decode: bool = True):
     """text [B,L,384] / mask [B,L] (MiniLM word embeddings), frames [B] at the tokenizer's fps,
     seeds [B] -> (features [B,max(frames),D] float32, zero past each clip; codes [B,N,R]).
+    decode=False skips the decoder (features None) for a caller that decodes the codes itself.
     context [B,K,R] codes of earlier motion (-1 = none), goal [B,R] codes to lead into."""
     dev = text.device
     frames = torch.as_tensor(np.asarray(frames), dtype=torch.long, device=dev)
@@ -57,5 +58,5 @@ def synthesize(gen, tok, text: torch.Tensor, mask: torch.Tensor, frames, seeds, 
         if context is not None and made.shape[1] < c.max_context:         # keep the caller's motion in view
             ctx = torch.cat([context, made], 1)[:, -c.max_context:]
     codes = made[:, :total]
-    feats = tok.decode(codes, frames).float()
+    feats = tok.decode(codes, frames).float() if decode else None
     return feats, codes
