@@ -46,7 +46,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="docs/tokenizer_sheet.png")
     ap.add_argument("--families", default="joy,sadness,surprise,anger")
     ap.add_argument("--samples", type=int, default=24)
-    ap.add_argument("--sided", action="store_true", help="one-sided clips only (a smirk, a wink): does the side survive?")
+    ap.add_argument("--sided", action="store_true",
+                    help="one-sided clips only (a smirk, a wink): does the side survive?")
     args = ap.parse_args(argv)
 
     head = load_head()
