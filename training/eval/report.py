@@ -1,6 +1,7 @@
 """`tdmm eval`: the evaluation report of issue 4, written into OUT/RESULTS.md.
 
     tdmm eval --data DIR [--evaluator assets/eval/evaluator] [--tokenizers NAME=CKPT ...]
+        [--generators NAME=CKPT ...] [--captioners NAME=CKPT ...] [--questions 256]
         [--subset 512] [--train-subset 2048] [--splits test,test_heldout_combo] [--out docs/]
         [--seed 0] [--device cpu] [--head PATH] [--tsne-points 2000] [--vertex-frames 4096] [--quiet]
 
@@ -16,8 +17,15 @@ Tables (every number from training/eval/metrics.py; all of them also in OUT/eval
    the whole set, median rank, classifier accuracies, each beside its chance level;
 2. Language2Motion through `l2m_rows(generate_fn, ...)`: ground truth, a random train clip, the train
    mean motion, random tokens of each tokenizer; a generator of a later issue is one call;
-3. Motion2Language: nearest train clip by evaluator embedding (its first caption), and
-   the clip's own first caption against its other captions as the upper bound;
+3. Motion2Language: nearest train clip by evaluator embedding (its first caption), each
+   `--captioners` checkpoint (greedy captions of the same clips), and the clip's own first
+   caption against its other captions as the upper bound; label columns (side on sided clips,
+   micro-event F1 included) by training/eval/metrics_m2l.caption_scores, the trainer's reading.
+   With captioners (training/eval/report_m2l.py): answers to `--questions` checkable questions
+   per kind and split (m2l_data's yes/no, when, which, drawn by the seed) beside an
+   always-the-majority-answer baseline; the round trip (each set's queries -> the first trained
+   generator -> the first captioner: % of captions stating the family) when generators are
+   given too; the twelve hand-keyed clips (training/eval/handkeyed.py): pass rate;
 4. tokenizers: face-region vertex error, expression MAE, pose error, code usage.
 Plots in OUT: eval_tsne_family.png (the paper's Fig. 9), eval_confusion_family.png,
 eval_family_accuracy.png, eval_training_curves.png (when logs sit beside the checkpoints).
@@ -38,7 +46,11 @@ random tokenizer of VQConfig's default size, on the 60K-clip synth corpus (`tdmm
 load average ~1 and 5 min 33 s at ~3 (loading + embedding 126 s, Language2Motion 58 s,
 Motion2Language 105 s: MiniLM over ~13K reference sentences, tokenizer 33 s, plots with the
 t-SNE of 1,024 points 6 s). --subset 1024 took 11 min at load ~2 and 18.5 min at load ~6,
-hence the default of 512. On GPU: --subset 0 --device cuda (not run yet).
+hence the default of 512. On GPU: --subset 0 --device cuda (not run yet). Trained captioners
+(--captioners) add greedy captioning of every evaluated clip once per split, --questions answers per
+kind and split, the round trip and the 12 hand-keyed clips: not timed yet with the SmolLM2 captioner
+(the issue 13 figures, ~70 ms per new token at batch 1 on 2 CPU threads, suggest tens of minutes at the
+defaults on this CPU; use a GPU or a smaller --subset / --questions).
 """
 from __future__ import annotations
 
@@ -64,7 +76,6 @@ from training.data.motion_data import EmptySplitError, MotionArrays, pad_clips
 from training.eval.metrics import (
     as_numpy,
     bleu,
-    caption_label_correctness,
     channel_mae,
     cider,
     codebook_usage,
@@ -82,6 +93,21 @@ from training.eval.metrics import (
     retrieval_ranks,
     rouge_l,
     vertex_errors,
+)
+from training.eval.metrics_m2l import WHEN_TOLERANCE_S, caption_scores
+from training.eval.report_m2l import (
+    DEFAULT_QUESTIONS,
+    MAJORITY,
+    QA_KINDS,
+    MemoGenerator,
+    captioner_results,
+    clip_seconds,
+    eval_questions,
+    majority_answers,
+    parse_specs,
+    qa_row,
+    resolve_captioners,
+    roundtrip_row,
 )
 from training.eval.report_plots import plot_confusion, plot_curves, plot_family_bars, plot_tsne, read_curves
 
@@ -301,21 +327,31 @@ class CachedEncoder:
 
 
 def caption_row(name: str, s: EvalSet, candidates: list, encoder, source: str) -> dict:
-    acc = caption_label_correctness(candidates, s.arrays.labels, M2L_KEYS)
+    """One Motion2Language row: the label columns of metrics_m2l.caption_scores (what the trainer
+    validates with; side over the sided clips, n_sided of them) and the text metrics."""
+    sc = caption_scores(list(candidates), s.arrays.labels)
     b = bleu(candidates, s.references)
     return {"model": name, "set": s.name, "source": source, "n": len(candidates),
-            **{f"acc_{k}": acc[k] for k in M2L_KEYS}, "bleu1": b["bleu1"], "bleu4": b["bleu4"],
+            **{f"acc_{k}": sc["head" if k == "head_motion" else k] for k in M2L_KEYS},
+            "acc_side": sc["side"], "n_sided": sc["n_sided"], "acc_micro_f1": sc["micro_f1"],
+            "bleu1": b["bleu1"], "bleu4": b["bleu4"],
             "rouge_l": rouge_l(candidates, s.references), "cider": cider(candidates, s.references),
             "minilm_cos": embedding_similarity(candidates, s.references, encoder)["mean_cos"]}
 
 
-def m2l_rows(sets: list[EvalSet], pool: MotionArrays, pool_emb: np.ndarray, encoder, source: str) -> list[dict]:
-    """Nearest-neighbour retrieval captioner (training/baselines/retrieval_captioner.py) and the
-    reference-caption upper bound, per set."""
+def m2l_rows(sets: list[EvalSet], pool: MotionArrays, pool_emb: np.ndarray, encoder, source: str,
+             captioners=()) -> list[dict]:
+    """Nearest-neighbour retrieval captioner (training/baselines/retrieval_captioner.py), then each
+    of `captioners` [(name, source, {split: one caption per clip of the split}[, {split: seconds}])],
+    then the reference-caption upper bound, per set."""
     rows = []
     for s in sets:
         rows.append(caption_row("nearest train clip (evaluator embedding)", s,
                                 nearest_captions(s.motion_emb, pool_emb, pool.captions), encoder, source))
+        for name, src, by_split, *took in captioners:
+            rows.append(caption_row(name, s, by_split[s.split], encoder, src))
+            if took:                                    # seconds the split's captions took (both wordings share them)
+                rows[-1]["caption_seconds"] = took[0].get(s.split)
         rows.append(caption_row("reference caption (upper bound)", s, s.candidates, encoder, "the clip's 1st caption"))
     return rows
 
@@ -439,11 +475,17 @@ def render(res: dict) -> str:
           "Label columns: % of captions that state the clip's label (training/corpus/caption_parse.py); BLEU, ROUGE-L, "
           "CIDEr-D (x10) and MiniLM cosine (mean over references) against the references: the clip's captions "
           "2-6 in training wording, or all its held-out-wording captions. The upper bound is the clip's own first "
-          "caption (never among its references).", ""]
-    L += _table(["captioner", "set (references)", "family %", "descriptor %", "intensity %", "head %", "micro %",
-                 "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr", "MiniLM cos", "source"],
-                [[r["model"], r["set"], *(_f(r[f"acc_{k}"], 1) for k in M2L_KEYS), _f(r["bleu1"]), _f(r["bleu4"]),
+          "caption (never among its references). Side: over the clips whose labels have a side (their count in "
+          "brackets); micro %: the exact set of micro-event types, micro F1: micro-averaged over clips "
+          "(training/eval/metrics_m2l.py, the trainer's validation). Trained captioners caption greedily.", ""]
+    L += _table(["captioner", "set (references)", "family %", "descriptor %", "intensity %", "head %",
+                 "side % (sided)", "micro %", "micro F1 %", "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr", "MiniLM cos",
+                 "source"],
+                [[r["model"], r["set"], *(_f(r[f"acc_{k}"], 1) for k in M2L_KEYS[:4]),
+                  f"{_f(r.get('acc_side', float('nan')), 1)} ({r.get('n_sided', 0)})", _f(r["acc_micro"], 1),
+                  _f(r.get("acc_micro_f1", float("nan")), 1), _f(r["bleu1"]), _f(r["bleu4"]),
                   _f(r["rouge_l"]), _f(r["cider"]), _f(r["minilm_cos"]), r["source"]] for r in res["m2l"]])
+    L += render_captioner_tables(res)
     L += ["", "### Tokenizers", ""]
     if res["tokenizers"]:
         L += [f"Encode + decode of each set's clips. Vertex errors over up to {res['vertex_frames']} frames drawn "
@@ -459,6 +501,47 @@ def render(res: dict) -> str:
         L += ["No tokenizer given (`--tokenizers NAME=CKPT`)."]
     L += ["", "### Plots", ""] + [f"![{t}]({p})" for t, p in res["plots"]] + ["", MARK_END]
     return "\n".join(L) + "\n"
+
+
+def render_captioner_tables(res: dict) -> list:
+    """The question, round-trip and hand-keyed tables of the Motion2Language block."""
+    L = []
+    if not res.get("m2l_qa"):
+        return ["", "No trained captioner given (`--captioners NAME=CKPT`): no question, round-trip or hand-keyed "
+                "table."]
+    info = res.get("qa_questions") or {}
+    L += ["", "#### Motion2Language: questions", "",
+          f"Checkable questions of training/data/m2l_data.py on the evaluated clips (seed {res['seed']}; at most "
+          f"{info.get('per_kind') or 'all'} per kind and split, drawn by the seed; \"when\" questions past the end "
+          "of a cut clip left out), answered greedily, scored by training/eval/metrics_m2l.qa_scores: yes/no by the "
+          f"answer's first word, when within {info.get('tolerance_s', 0.5):g} s of the labelled time, which by the "
+          "first left/right (the side of an expression or the way the head turns). Baseline: always the commoner "
+          "yes/no answer and the commoner side of the set's questions, and the clip's middle for when. Question "
+          "counts in brackets.", ""]
+    L += _table(["captioner", "split", "clips", "yes/no %", "when (0.5 s) %", "which side %", "source"],
+                [[r["model"], r["split"], r["n_clips"], f"{_f(r['yesno'], 1)} ({r['n_yesno']})",
+                  f"{_f(r['when'], 1)} ({r['n_when']})", f"{_f(r['which'], 1)} ({r['n_which']})", r["source"]]
+                 for r in res["m2l_qa"]])
+    L += ["", "#### Motion2Language: round trip", ""]
+    if res.get("m2l_roundtrip"):
+        L += ["Each clip's query caption -> the first generator (the motion its Language2Motion rows scored) -> "
+              "the first captioner: % of the captions that state the family of the prompt's clip (the family "
+              "column's reading); beside it the same reading of the prompts themselves.", ""]
+        L += _table(["generator", "captioner", "set", "n", "caption names the family %", "prompt itself %"],
+                    [[r["generator"], r["captioner"], r["set"], r["n"], _f(r["family"], 1),
+                      _f(r["prompt_family"], 1)] for r in res["m2l_roundtrip"]])
+    else:
+        L += ["No trained generator given (`--generators NAME=CKPT`): no round trip."]
+    L += ["", "#### Motion2Language: hand-keyed clips", "",
+          "The twelve clips keyed by hand in training/eval/handkeyed.py (other channel subsets, intensities, "
+          "timings and frame rates than the corpus): a caption passes when it holds one word of each of its "
+          "clip's word groups.", ""]
+    L += _table(["captioner", "passed", "%", "failed clips", "source"],
+                [[r["model"], f"{r['passed']} of {r['of']}" if r["passed"] is not None else "n/a",
+                  _f(100.0 * r["passed"] / r["of"], 1) if r["passed"] is not None and r["of"] else "n/a",
+                  ", ".join(c["name"] for c in r["clips"] if not c["pass"]) or r.get("skipped", "none"),
+                  r["source"]] for r in res["m2l_handkeyed"]])
+    return L
 
 
 def splice_block(text: str, block: str, where: str = "RESULTS.md") -> str:
@@ -494,6 +577,10 @@ def _sha(path: Path) -> str:
 def command_line(args) -> str:
     parts = ["tdmm eval --data", str(args.data), "--evaluator", args.evaluator or "assets/eval/evaluator"]
     parts += ["--tokenizers", *args.tokenizers] if args.tokenizers else []
+    parts += ["--generators", *args.generators] if getattr(args, "generators", None) else []
+    parts += ["--captioners", *args.captioners] if getattr(args, "captioners", None) else []
+    if getattr(args, "captioners", None) and getattr(args, "questions", DEFAULT_QUESTIONS) != DEFAULT_QUESTIONS:
+        parts += ["--questions", str(args.questions)]
     parts += ["--subset", str(args.subset), "--train-subset", str(args.train_subset), "--splits", args.splits,
               "--out", str(args.out), "--seed", str(args.seed)]
     parts += ["--tsne-points", str(args.tsne_points)] if args.tsne_points != DEFAULT_TSNE else []
@@ -537,6 +624,11 @@ def report(args, generators=()) -> dict:
         if not name or not path:
             raise ValueError(f"--tokenizers takes NAME=CKPT, got {spec!r}")
         tokenizers.append((name, path, MotionTokenizer.load(path, device)))
+    parse_specs(getattr(args, "generators", None), "--generators")      # malformed: fail now, not after the work
+    captioners = resolve_captioners(getattr(args, "captioners", None), [path for _, path, _ in tokenizers])
+    per_kind = int(getattr(args, "questions", DEFAULT_QUESTIONS))
+    if per_kind < 0:
+        raise ValueError(f"--questions must be >= 0 (0 = all), got {per_kind}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if (out / "RESULTS.md").is_file():                  # broken markers: fail now, not after the work
@@ -567,11 +659,42 @@ def report(args, generators=()) -> dict:
             raise ValueError(f"--generators takes NAME=CKPT, got {spec!r}")
         gens.append((name, trained_generator(path, device, seed), path, True))
     gens += [(name, fn, src, True) for name, fn, src in generators]
+    first_gen = next((i for i, g in enumerate(gens) if g[3]), None) if captioners else None
+    if first_gen is not None:                 # the round trip reads the motion these rows score
+        name, fn, src, mm = gens[first_gen]
+        gens[first_gen] = (name, {k: MemoGenerator(f) for k, f in fn.items()} if isinstance(fn, dict)
+                           else MemoGenerator(fn), src, mm)
     cache = {}
     l2m = [r for name, fn, src, mm in gens for r in l2m_rows(fn, ev, sets, name, src, seed, quiet, cache, mm)]
     del cache
     say("Motion2Language")
-    res["m2l"] = m2l_rows(sets, pool, pool_emb, CachedEncoder(device), f"{len(pool)} train clips")
+    res["m2l_qa"], res["m2l_roundtrip"], res["m2l_handkeyed"], captioned = [], [], [], []
+    if captioners:
+        questions, res["qa_questions"] = {}, {"per_kind": per_kind, "tolerance_s": WHEN_TOLERANCE_S, "splits": {}}
+        for s in sets:
+            if s.split not in questions:
+                secs = clip_seconds(s.arrays)
+                questions[s.split] = eval_questions(s.arrays.labels, secs, s.split, seed, per_kind)
+                qs = questions[s.split]
+                res["qa_questions"]["splits"][s.split] = {k: sum(q["kind"] == k for _, q in qs) for k in QA_KINDS}
+                res["m2l_qa"].append(qa_row(MAJORITY, s.split, majority_answers(qs, secs), qs, len(s.arrays),
+                                            "the set's own questions"))
+        motion = None
+        if first_gen is not None:
+            memo = gens[first_gen][1]
+            motion = {s.name: _as_batch(*(memo[s.name] if isinstance(memo, dict) else memo).output(
+                list(s.queries), s.arrays.lengths.copy()), s.arrays.lengths, len(s.arrays.expr_names)) for s in sets}
+        for k, spec in enumerate(captioners):
+            out_c = captioner_results(spec, sets, device, seed, questions, motion if k == 0 else None, say)
+            captioned.append((spec.name, spec.path, out_c["captions"], out_c["seconds"]))
+            res["m2l_qa"] += out_c["qa"]
+            res["m2l_handkeyed"].append(out_c["handkeyed"])
+            for name, caps in out_c["roundtrip"].items():
+                s = next(x for x in sets if x.name == name)
+                res["m2l_roundtrip"].append(roundtrip_row(gens[first_gen][0], spec.name, s, caps,
+                                                          f"{gens[first_gen][2]} -> {spec.path}"))
+        res["m2l_qa"].sort(key=lambda r: [s.split for s in sets].index(r["split"]))   # split by split
+    res["m2l"] = m2l_rows(sets, pool, pool_emb, CachedEncoder(device), f"{len(pool)} train clips", captioned)
     res["tokenizers"], res["vertex_region"], res["vertex_frames"] = [], None, args.vertex_frames
     if tokenizers:
         say("tokenizers")
@@ -620,6 +743,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizers", nargs="*", default=[], metavar="NAME=CKPT", help="tokenizer checkpoints to score")
     p.add_argument("--generators", nargs="*", default=[], metavar="NAME=CKPT",
                    help="Language2Motion checkpoints to score (ours, the T2M-GPT-style baseline)")
+    p.add_argument("--captioners", nargs="*", default=[], metavar="NAME=CKPT",
+                   help="Motion2Language checkpoints to score (tdmm train m2l's best; ours, the no-pretraining "
+                        "baseline): caption rows, questions, round trip (with --generators), hand-keyed clips")
+    p.add_argument("--questions", type=int, default=DEFAULT_QUESTIONS,
+                   help=f"checkable questions per kind and split for the captioners, drawn by the seed; 0 = all "
+                        f"(default {DEFAULT_QUESTIONS})")
     p.add_argument("--subset", type=int, default=DEFAULT_SUBSET,
                    help=f"clips per split, drawn by the seed; 0 = whole split (default {DEFAULT_SUBSET})")
     p.add_argument("--train-subset", type=int, default=DEFAULT_TRAIN_SUBSET,
@@ -644,8 +773,9 @@ def run(args) -> int:
         if fresh and out.exists():                      # a folder we made for a report that never finished
             shutil.rmtree(out, ignore_errors=True)
         raise
+    qa = f" ({len(res['m2l_qa'])} question rows)" if res.get("m2l_qa") else ""
     print(f"tdmm eval: {len(res['self'])} sets, {len(res['l2m'])} Language2Motion rows, {len(res['m2l'])} "
-          f"Motion2Language rows, {len(res['tokenizers'])} tokenizer rows in {res['seconds']:.0f} s -> "
+          f"Motion2Language rows{qa}, {len(res['tokenizers'])} tokenizer rows in {res['seconds']:.0f} s -> "
           f"{Path(args.out) / 'RESULTS.md'}")
     return 0
 
