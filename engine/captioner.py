@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from .configs import config_from_dict
 from .errors import InputError
 from .files import write_weights_and_config
 
@@ -113,11 +114,7 @@ class CaptionerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CaptionerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown CaptionerConfig key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**d).validate()
+        return config_from_dict(cls, d, "CaptionerConfig").validate()
 
 
 # -- the motion vocabulary --------------------------------------------------------------------------

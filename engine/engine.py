@@ -186,20 +186,11 @@ class Engine:
             self._check_pair("captioner")
             self._cap_paired = True
         names = list(tok.cfg.expr_names)
-        if list(clip.expr_names) != names:
-            mapped, dropped, missing = clip.with_channels(names)
-            if len(missing) == len(names):
-                raise InputError("clip", f"has none of the model's {len(names)} face channels (it has "
-                                 f"{len(clip.expr_names)}: {', '.join(clip.expr_names[:6]) or 'none'})",
-                                 f"name its expression channels as the head's ({', '.join(names[:4])} ...)")
-            if dropped:
-                warnings.warn(f"clip: ignored {len(dropped)} channel(s) the model does not read: "
-                              f"{', '.join(dropped[:8])}{' ...' if len(dropped) > 8 else ''}", GenerationWarning)
-            if missing:
-                warnings.warn(f"clip: {len(missing)} of the model's face channel(s) are not in the clip and are "
-                              f"taken as 0: {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}",
-                              GenerationWarning)
-            clip = mapped
+        if not set(clip.expr_names) & set(names):
+            raise InputError("clip", f"has none of the model's {len(names)} face channels (it has "
+                             f"{len(clip.expr_names)}: {', '.join(clip.expr_names[:6]) or 'none'})",
+                             f"name its expression channels as the head's ({', '.join(names[:4])} ...)")
+        clip = self._model_channels(clip, "clip")
         frames = int(round(clip.num_frames * tok.cfg.fps / clip.fps))
         if frames < tok.cfg.downsample:
             raise InputError("clip", f"is {clip.num_frames} frame(s) long ({clip.duration:.2f} s); the captioner "
@@ -213,6 +204,22 @@ class Engine:
                            seed=int(seed))[0]
 
     # -- helpers ---------------------------------------------------------------------------------------
+    def _model_channels(self, clip: MotionClip, name: str) -> MotionClip:
+        """`clip` with the tokenizer's expression channels, mapped by name: a warning names the
+        channels dropped and those missing (taken as 0)."""
+        names = list(self.tokenizer.cfg.expr_names)
+        if list(clip.expr_names) == names:
+            return clip
+        mapped, dropped, missing = clip.with_channels(names)
+        short = lambda xs: f"{', '.join(xs[:8])}{' ...' if len(xs) > 8 else ''}"
+        if dropped:
+            warnings.warn(f"{name}: dropped {len(dropped)} channel(s) the model does not have: {short(dropped)}",
+                          GenerationWarning)
+        if missing:
+            warnings.warn(f"{name}: {len(missing)} of the model's channel(s) are not in the clip and are "
+                          f"taken as 0: {short(missing)}", GenerationWarning)
+        return mapped
+
     def _neighbour(self, clip: MotionClip | None, name: str, model_fps: float) -> dict | None:
         """An animator's clip next to the new motion -> its features at the model's rate and codes."""
         if clip is None:
@@ -223,16 +230,7 @@ class Engine:
         if clip.num_frames < MIN_CONTEXT_FRAMES:
             raise InputError(name, f"has {clip.num_frames} frame(s); at least {MIN_CONTEXT_FRAMES} are needed "
                                    "to continue from or lead into it")
-        names = list(self.tokenizer.cfg.expr_names)
-        if list(clip.expr_names) != names:
-            clip, dropped, missing = clip.with_channels(names)
-            if dropped:
-                warnings.warn(f"{name}: dropped {len(dropped)} channel(s) the model does not have: "
-                              f"{', '.join(dropped[:8])}{' ...' if len(dropped) > 8 else ''}", GenerationWarning)
-            if missing:
-                warnings.warn(f"{name}: {len(missing)} of the model's channel(s) are not in the clip and are "
-                              f"taken as 0: {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}",
-                              GenerationWarning)
+        clip = self._model_channels(clip, name)
         f = resample(params_to_features(clip.pose, clip.expr), clip.fps, model_fps)
         ft = torch.from_numpy(f).to(self.device)
         codes = self.tokenizer.encode(ft[None])[0]                                 # [P,R]

@@ -25,13 +25,14 @@ Files: `<name>.safetensors` + `<name>.json` ({"format": "tdmm-l2m/1", "config", 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .configs import config_from_dict
 from .files import write_weights_and_config
 
 FORMAT = "tdmm-l2m/1"
@@ -68,11 +69,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "GeneratorConfig":
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(d) - known)
-        if bad:
-            raise ValueError(f"unknown generator config key(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
-        return cls(**d).validate()
+        return config_from_dict(cls, d, "generator config").validate()
 
     @property
     def positions_per_second(self) -> float:

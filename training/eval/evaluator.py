@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from engine.configs import config_from_dict
 from engine.files import write_weights_and_config
 from training.corpus.labels import DYNAMICS, HEAD_MOTIONS, INTENSITIES, MICRO_EVENTS, SIDES
 
@@ -89,11 +90,7 @@ class EvaluatorConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "EvaluatorConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown evaluator config keys: {', '.join(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "evaluator config")
 
 
 # -- building blocks ------------------------------------------------------------------------

@@ -122,8 +122,7 @@ def motion_codes(tok, pose, expr, lengths, expr_names, fps: float) -> list[np.nd
     """Padded motion (pose [N,T,5,3], expr [N,T,K] in `expr_names`, lengths at `fps`) -> codes
     [P_i,R] per clip of the motion tokenizer `tok`: channels mapped by name (missing ones 0),
     other frame rates resampled to the tokenizer's, as training/data/m2l_data.load_m2l_split does."""
-    from engine.tokenizer import resample
-    from training.data.m2l_data import encode_codes
+    from training.data.m2l_data import encode_at_rate
     names, have = list(tok.cfg.expr_names), list(expr_names)
     expr = np.asarray(expr, np.float32)
     if names != have:
@@ -137,14 +136,7 @@ def motion_codes(tok, pose, expr, lengths, expr_names, fps: float) -> list[np.nd
                 mapped[..., j] = expr[..., idx[n]]
         expr = mapped
     feats = params_to_features(np.asarray(pose, np.float32), expr)
-    lengths = np.asarray(lengths, np.int64)
-    if abs(float(fps) - tok.cfg.fps) > 1e-6:
-        rs = [resample(feats[i, :lengths[i]], fps, tok.cfg.fps) for i in range(len(feats))]
-        lengths = np.array([len(r) for r in rs], np.int64)
-        feats = np.zeros((len(rs), int(lengths.max()), feats.shape[2]), np.float32)
-        for i, r in enumerate(rs):
-            feats[i, :len(r)] = r
-    codes = encode_codes(feats, lengths, tok)
+    codes, lengths = encode_at_rate(feats, np.asarray(lengths, np.int64), fps, tok)
     positions = -(-lengths // tok.cfg.downsample)
     return [codes[i, :positions[i]].astype(np.int64) for i in range(len(codes))]
 

@@ -9,22 +9,14 @@ import torch
 
 from engine.features import features_to_params
 from engine.flame import FlameLayer
-from engine.tokenizer import MotionTokenizer, token_lengths
-from engine.tokenizer import side_pairs as _side_pairs
+from engine.tokenizer import MotionTokenizer, side_pairs, token_lengths
 from training.eval.metrics import channel_mae, codebook_usage, pose_error_deg
 
 ASYM_MIN = 0.1       # a Left/Right pair counts as one-sided in a frame past this difference
-
-
-def side_pairs(names) -> tuple[list[int], list[int]]:
-    """Indices of the ...Left channels and their ...Right partners (engine.tokenizer.side_pairs).
-
-    Why asym_kept is measured: one-sided faces (a smirk, a wink) are ~5% of the corpus, and
-    their left-right difference moves only a few mouth-corner or eyelid vertices. The
-    session-4 tokenizer (per-channel normalisation) reconstructed a left-only smile as a
-    symmetric half smile (asym_kept 0.001); even its unquantised latent had dropped the
-    difference. VQConfig.side_basis is the fix."""
-    return _side_pairs(names)
+# Why asym_kept is measured: one-sided faces (a smirk, a wink) are ~5% of the corpus and move only
+# a few mouth-corner or eyelid vertices. The session-4 tokenizer (per-channel normalisation)
+# decoded a left-only smile as a symmetric half smile (asym_kept 0.001); VQConfig.side_basis +
+# asym_head are the fix (docs/TRAINING.md, session 5).
 
 
 def _quantile(hist: torch.Tensor, q: float, top: float, total: float) -> float | None:

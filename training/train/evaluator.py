@@ -194,7 +194,7 @@ class EvaluatorTask(loop.Task):
 def train(args) -> dict:
     t_start = time.time()
     rt = loop.runtime(args.device)
-    model_kw, tc, state = loop.resolve_config(args, TrainConfig, EvaluatorConfig.from_dict, FLAGS)
+    model_kw, tc, state = loop.resolve_config(args, TrainConfig, EvaluatorConfig.from_dict, loop.SCHEDULE_FLAGS)
     progress = rt.main and not args.quiet
     device = rt.device
 
@@ -240,15 +240,9 @@ def train(args) -> dict:
 
 
 # -- command line --------------------------------------------------------------------------------
-FLAGS = {"batch_size": "batch_size", "lr": "lr", "val_every": "val_every", "max_clips": "max_clips"}
-
-
 def add_arguments(p) -> None:
     loop.add_run_arguments(p, out_default=None, config_example="configs/evaluator.json")
-    p.add_argument("--batch-size", type=int, help="clips per step")
-    p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--val-every", "--eval-every", dest="val_every", type=int, help="steps between validations")
-    p.add_argument("--max-clips", type=int, help="use only the first N train clips")
+    loop.add_schedule_arguments(p, "clips", val_aliases=("--eval-every",))
 
 
 def run(args) -> int:

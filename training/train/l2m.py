@@ -238,7 +238,7 @@ def train(args) -> dict:
     from training.eval.evaluator import Evaluator
     t_start = time.time()
     rt = loop.runtime(args.device)
-    model_kw, tc, state = loop.resolve_config(args, TrainConfig, GeneratorConfig.from_dict, FLAGS)
+    model_kw, tc, state = loop.resolve_config(args, TrainConfig, GeneratorConfig.from_dict, loop.SCHEDULE_FLAGS)
     progress = rt.main and not args.quiet
     device = rt.device
     tok_path = Path(args.tokenizer) if args.tokenizer else None
@@ -281,19 +281,13 @@ def train(args) -> dict:
 
 
 # -- command line --------------------------------------------------------------------------------------
-FLAGS = {"batch_size": "batch_size", "lr": "lr", "val_every": "val_every", "max_clips": "max_clips"}
-
-
 def add_arguments(p) -> None:
     loop.add_run_arguments(p, out_default=None, config_example="configs/l2m.json")
     p.add_argument("--tokenizer", default=None, help="tokenizer checkpoint (default: the shipped assets/vq/tokenizer)")
     p.add_argument("--evaluator", default=None, help="evaluator folder for validation (default assets/eval/evaluator)")
     p.add_argument("--text-mode", choices=("words", "pooled"), default=None,
                    help="prompt prefix: word embeddings (ours) or one pooled sentence row (the T2M-GPT baseline)")
-    p.add_argument("--batch-size", type=int, help="clips per step")
-    p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--val-every", type=int, help="steps between validations")
-    p.add_argument("--max-clips", type=int, help="use only the first N train clips")
+    loop.add_schedule_arguments(p, "clips")
 
 
 def run(args) -> int:

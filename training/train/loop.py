@@ -134,6 +134,18 @@ def add_run_arguments(p, out_default: str | None, config_example: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+# Flags -> train keys of the trainers that take add_schedule_arguments (resolve_config's `flags`).
+SCHEDULE_FLAGS = {"batch_size": "batch_size", "lr": "lr", "val_every": "val_every", "max_clips": "max_clips"}
+
+
+def add_schedule_arguments(p, batch_unit: str, val_aliases: tuple = ()) -> None:
+    """--batch-size / --lr / --val-every / --max-clips, overriding the train keys SCHEDULE_FLAGS names."""
+    p.add_argument("--batch-size", type=int, help=f"{batch_unit} per step")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--val-every", *val_aliases, dest="val_every", type=int, help="steps between validations")
+    p.add_argument("--max-clips", type=int, help="use only the first N train clips")
+
+
 def resolve_config(args, train_cls, check_model=None, flags: dict | None = None):
     """(model config dict, train config, loop state or None) of a run: from --resume's saved
     state (a resumed run runs to the end unless --stop-at is given again) or from --config;

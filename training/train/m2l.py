@@ -305,7 +305,7 @@ def _load(root, split, tok, tc, max_clips, progress):
 def train(args) -> dict:
     t_start = time.time()
     rt = loop.runtime(args.device)
-    model_kw, tc, state = loop.resolve_config(args, TrainConfig, check_model, FLAGS)
+    model_kw, tc, state = loop.resolve_config(args, TrainConfig, check_model, loop.SCHEDULE_FLAGS)
     for flag in ("base", "mode", "vocab"):
         if getattr(args, flag, None):
             model_kw[flag] = getattr(args, flag)
@@ -374,9 +374,6 @@ def _set_trainable(cap: Captioner) -> None:
 
 
 # -- command line --------------------------------------------------------------------------------------------
-FLAGS = {"batch_size": "batch_size", "lr": "lr", "val_every": "val_every", "max_clips": "max_clips"}
-
-
 def add_arguments(p) -> None:
     loop.add_run_arguments(p, out_default=None, config_example="configs/m2l.json")
     p.add_argument("--base", default=None,
@@ -385,10 +382,7 @@ def add_arguments(p) -> None:
     p.add_argument("--tokenizer", default=None, help="motion tokenizer checkpoint (default: assets/vq/tokenizer)")
     p.add_argument("--mode", choices=("lora", "full"), default=None, help="LoRA adapters or full finetuning")
     p.add_argument("--vocab", choices=("per_level", "level0"), default=None, help="motion vocabulary scheme")
-    p.add_argument("--batch-size", type=int, help="sequences per step")
-    p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--val-every", type=int, help="steps between validations")
-    p.add_argument("--max-clips", type=int, help="use only the first N train clips")
+    loop.add_schedule_arguments(p, "sequences")
 
 
 def run(args) -> int:

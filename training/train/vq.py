@@ -40,9 +40,9 @@ from engine.features import rot6d_to_matrix
 from engine.flame import FlameLayer
 from engine.head import HeadModel, load_head
 from engine.head_regions import face_head, face_region, sub_head_with_joints, with_gaze_points
-from engine.tokenizer import MotionTokenizer, VQConfig
+from engine.tokenizer import MotionTokenizer, VQConfig, side_pairs
 from training.data.motion_data import EmptySplitError, feature_stats, load_split_features
-from training.eval.tokenizer_eval import ASYM_MIN, evaluate, side_pairs
+from training.eval.tokenizer_eval import ASYM_MIN, evaluate
 from training.train import loop
 
 ASYM_SCALE = 0.2                    # the asym term's unit: about one spread of a Left or Right channel
