@@ -294,20 +294,25 @@ class Captioner:
             for t, ids in zip(part, self.tok(part, add_special_tokens=False)["input_ids"]):
                 self._text_ids[t] = ids
 
-    def prompt_ids(self, codes, question: str | None = None, question_ids: list | None = None) -> list[int]:
-        """System + user turn (<motion> codes </motion>, then the question) + the assistant's opening."""
+    def motion_ids(self, codes) -> list[int]:
+        """<motion> codes </motion> as ids, the codes cut to max_positions."""
         c = np.asarray(codes)
-        if len(c) > self.cfg.max_positions:
-            c = c[:self.cfg.max_positions]
+        return self.vocab.wrap(c[:self.cfg.max_positions])
+
+    def prompt_ids(self, codes, question: str | None = None, question_ids: list | None = None,
+                   motion_ids: list | None = None) -> list[int]:
+        """System + user turn (<motion> codes </motion>, then the question) + the assistant's opening.
+        motion_ids: motion_ids(codes) computed before (a trainer reuses them across steps)."""
         has_q = question is not None or question_ids is not None
         before, mid, after = self._template(has_q)
         q = (question_ids if question_ids is not None else self.text_ids(question)) if has_q else []
-        return before + self.vocab.wrap(c) + mid + q + after
+        return before + (motion_ids if motion_ids is not None else self.motion_ids(codes)) + mid + q + after
 
-    def example(self, codes, question: str | None, answer: str, question_ids=None, answer_ids=None):
+    def example(self, codes, question: str | None, answer: str, question_ids=None, answer_ids=None,
+                motion_ids=None):
         """One training sequence: (ids, labels) with labels -100 except on the assistant's answer
         and the end-of-turn token that closes it (loss only on what the assistant says)."""
-        p = self.prompt_ids(codes, question, question_ids)
+        p = self.prompt_ids(codes, question, question_ids, motion_ids)
         a = (answer_ids if answer_ids is not None else self.text_ids(answer)) + [self.eos_id]
         return p + a, [-100] * len(p) + a
 

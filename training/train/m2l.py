@@ -183,6 +183,7 @@ class M2LTask(loop.Task):
         self.amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if rt.device.type == "cuda" else nullcontext
         self.per_rank = max(1, cfg.batch_size // rt.world)
         self._val = None
+        self._motion_cache: dict = {}
         self.base_path = None               # where the base was read from, if not from cfg.base
 
     # -- batches ----------------------------------------------------------------------------------
@@ -193,16 +194,25 @@ class M2LTask(loop.Task):
             return p["q"], p["a"]
         return None, split.captions[i][int(rng.integers(len(split.captions[i])))]
 
+    def _motion_ids(self, split: M2LSplit, i: int) -> list[int]:
+        """Clip i's motion ids, made once per clip: with every step's Python on the critical path
+        (the step is launch-bound, docs/TRAINING.md session 6), collation must stay cheap."""
+        key = (id(split), i)
+        ids = self._motion_cache.get(key)
+        if ids is None:
+            ids = self._motion_cache[key] = self.cap.motion_ids(split.clip_codes(i))
+        return ids
+
     def collate(self, split: M2LSplit, rows: list[tuple[int, str | None, str]]):
         """[(clip, question, answer)] -> (ids [B,L], labels [B,L], mask [B,L]) right-padded, on the CPU."""
-        seqs = [self.cap.example(split.clip_codes(i), q, a) for i, q, a in rows]
+        seqs = [self.cap.example(None, q, a, motion_ids=self._motion_ids(split, i)) for i, q, a in rows]
         L = max(len(s) for s, _ in seqs)
-        ids = torch.full((len(seqs), L), self.cap.pad_id, dtype=torch.long)
-        labels = torch.full((len(seqs), L), -100, dtype=torch.long)
-        mask = torch.zeros((len(seqs), L), dtype=torch.long)
+        ids = np.full((len(seqs), L), self.cap.pad_id, dtype=np.int64)
+        labels = np.full((len(seqs), L), -100, dtype=np.int64)
+        mask = np.zeros((len(seqs), L), dtype=np.int64)
         for b, (s, lab) in enumerate(seqs):
-            ids[b, :len(s)], labels[b, :len(s)], mask[b, :len(s)] = torch.tensor(s), torch.tensor(lab), 1
-        return ids, labels, mask
+            ids[b, :len(s)], labels[b, :len(s)], mask[b, :len(s)] = s, lab, 1
+        return torch.from_numpy(ids), torch.from_numpy(labels), torch.from_numpy(mask)
 
     def batches(self, seed: int):
         rng, ts = np.random.default_rng(seed), self.train_set
