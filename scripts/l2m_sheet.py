@@ -43,7 +43,7 @@ PROMPTS = (
     "furious, shaking his head",
     "a sad, tired face looking down",
     "surprised, mouth wide open",
-    "nods along happily",
+    "a smug smirk on the left side of her mouth",
     "disgusted, nose wrinkled",
     "a shy smile that turns into a laugh, head tilting left",
     "eyes darting around nervously",
