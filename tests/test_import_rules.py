@@ -39,6 +39,8 @@ ALLOWED = {
                                            "through the rig; a maintainer script run under the bpy wheel",
     ("scripts/l2m_sheet.py", "bpy"): "renders docs/l2m_sheet.png (generated clips, a camera and labels per frame) "
                                      "through the rig; a maintainer script run under the bpy wheel",
+    ("benchmarks/blender_runtime.py", "bpy"): "times the add-on's Generate operator and its main-thread steps "
+                                              "inside bpy (issue 14's targets); runs under the bpy wheel",
 }
 
 

