@@ -8,7 +8,7 @@
 # (default 570 s) is only the safety net. configs/evaluator*.json train the evaluator,
 # configs/l2m*.json the Language2Motion generator (ours or the T2M-GPT baseline), configs/m2l*.json
 # the Motion2Language captioner (its base: FLAGS --base,/root/stage/smollm2.gguf, with the gguf wheel
-# installed there), the rest train tokenizers. With $OUT set, each run comes back as $OUT/NAME.tar.gz (best
+# installed there; scripts/stage_blob.sh and unstage_blob.sh bring both over), the rest train tokenizers. With $OUT set, each run comes back as $OUT/NAME.tar.gz (best
 # checkpoint, logs; not the fp32 resume files) plus its log tail in $OUT/NAME.log.
 set -uo pipefail
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
