@@ -101,7 +101,7 @@ def first_call(eng: Engine, seconds: float) -> dict:
     eng.tokenizer
     out["load_tokenizer_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    eng.text_encoder.encode_tokens([PROMPT])          # transformers' import, MiniLM's load, one encode
+    eng.text_encoder.encode_tokens([PROMPT])          # MiniLM's tokenizer and weights read, one encode
     out["load_text_encoder_s"] = time.perf_counter() - t
     t = time.perf_counter()
     eng.generate(PROMPT, seconds=seconds, seed=0)
@@ -210,7 +210,7 @@ def table(doc: dict) -> str:
               f"| import torch + engine | {f['import_s']:.2f} s |",
               f"| load generator | {f['load_generator_s']:.2f} s |",
               f"| load tokenizer | {f['load_tokenizer_s']:.2f} s |",
-              f"| load MiniLM (import transformers, read weights) + first encode | {f['load_text_encoder_s']:.2f} s |",
+              f"| load MiniLM (read tokenizer and weights) + first encode | {f['load_text_encoder_s']:.2f} s |",
               f"| first `Engine.generate` after loading | {f['first_generate_s']:.2f} s |",
               f"| **first call in all (loads + first generate)** | **{f['first_call_s']:.2f} s** |",
               "", "| memory | MiB |", "|---|---:|",
