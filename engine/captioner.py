@@ -568,7 +568,8 @@ def load_captioner(path=None, device="cpu", progress: bool = False, for_training
     stem = Path(path) if path is not None else default_path()
     if path is None and not stem.with_suffix(".json").is_file():
         raise InputError("captioner", f"is not trained or installed yet ({stem}.safetensors does not exist)",
-                         "train one with `tdmm train m2l` and copy OUT/best.* there, or pass --captioner PATH")
+                         "Caption and Ask need a release that ships one; to use your own, train it with "
+                         "`tdmm train m2l` and copy OUT/best.* there (on the command line: --captioner PATH)")
     tensors, doc = read_checkpoint(stem)
     try:
         cfg = CaptionerConfig.from_dict(doc.get("config") or {})
