@@ -30,10 +30,10 @@ import torch
 from .clip import FPS_RANGE, MotionClip
 from .errors import InputError
 from .features import features_to_params, params_to_features
+from .prompt_list import SECONDS_RANGE  # one place for the duration bounds: prompt lists check them too
 from .synthesis import synthesize, variation_seed
 from .tokenizer import resample
 
-SECONDS_RANGE = (0.5, 20.0)
 MIN_CONTEXT_FRAMES = 4
 SEAM_FADE_S = 0.5
 DEFAULTS = dict(guidance=2.0, temperature=1.0, top_k=0, top_p=0.95)

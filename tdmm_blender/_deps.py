@@ -23,7 +23,7 @@ else:
     import engine
 
 # numpy-only modules: cheap, and what the Blender side needs.
-for _sub in ("head", "clip", "rotation", "errors", "safe_io", "files", "protocol"):
+for _sub in ("head", "clip", "rotation", "errors", "safe_io", "files", "protocol", "prompt_list"):
     import_module(f"{engine.__name__}.{_sub}")
 del _sub
 

@@ -133,8 +133,9 @@ class EngineClient:
         self.status = "not started"
 
     # -- requests -----------------------------------------------------------------------------
-    def submit(self, kind: str, fields: dict | None = None, clip=None) -> Request:
-        """Queue a request (starting the worker when none runs). `clip` goes with caption/ask."""
+    def submit(self, kind: str, fields: dict | None = None, clip=None, near: dict | None = None) -> Request:
+        """Queue a request (starting the worker when none runs). `clip` goes with caption/ask;
+        `near` ({"continue_from": clip, "until": clip}, either or both) with generate."""
         if not self.running():
             self.poll()                                 # collect the old worker's last words first
             self.proc = None
@@ -143,6 +144,10 @@ class EngineClient:
         header, arrays = {"type": kind, "id": req.id, **(fields or {})}, {}
         if clip is not None:
             (header["clip"],), arrays = protocol.pack_clips([clip])
+        for name, c in (near or {}).items():
+            # the worker reads them as unpack_clips([header[name]], arrays, prefix=name)
+            (header[name],), more = protocol.pack_clips([c], prefix=name)
+            arrays.update(more)
         self._pending[req.id] = req
         self._outbox.put((header, arrays))
         return req

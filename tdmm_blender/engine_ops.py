@@ -116,21 +116,14 @@ class _EngineRequest:
         return self._apply(context, req)
 
 
-class TDMM_OT_generate(_EngineRequest, bpy.types.Operator):
-    """Animate the selected head from a text prompt; each variation becomes a new action"""
-    bl_idname = "tdmm.generate"
-    bl_label = "Generate"
-    bl_options = {"REGISTER", "UNDO"}
-
+class _GenerateSettings:
+    """Generate's settings as operator properties (unset = the panel's value); Continue and
+    In-between (continue_ops.py) take the same ones."""
     prompt: StringProperty(name="Prompt", default="", description="Empty = the panel's prompt")
     seconds: FloatProperty(name="Seconds", default=-1.0, description="Negative = the panel's value")
     seed: IntProperty(name="Seed", default=-1, description="Negative = the panel's value")
     variations: IntProperty(name="Variations", default=0, description="0 = the panel's value")
     guidance: FloatProperty(name="Guidance", default=-1.0, description="Negative = the panel's value")
-
-    @classmethod
-    def poll(cls, context):
-        return _head_poll(cls, context)
 
     def _settings(self, context) -> dict:
         s = context.scene.tdmm_engine
@@ -139,6 +132,17 @@ class TDMM_OT_generate(_EngineRequest, bpy.types.Operator):
                 "seed": self.seed if self.seed >= 0 else s.seed,
                 "variations": self.variations or s.variations,
                 "guidance": self.guidance if self.guidance >= 0 else s.guidance}
+
+
+class TDMM_OT_generate(_GenerateSettings, _EngineRequest, bpy.types.Operator):
+    """Animate the selected head from a text prompt; each variation becomes a new action"""
+    bl_idname = "tdmm.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return _head_poll(cls, context)
 
     def _send(self, context):
         self._arm_name = _active_head(context)[0].name

@@ -220,6 +220,17 @@ def _assigned_fcurves(id_data) -> dict:
     return {(fc.data_path, fc.array_index): fc for fc in curves if not fc.mute}
 
 
+def key_span(arm_obj) -> tuple[float, float]:
+    """(first, last) frame of all keys on the head's assigned action(s), or KeysError."""
+    arm, mesh = head_objects(arm_obj)
+    curves = [*_assigned_fcurves(arm).values(), *_assigned_fcurves(mesh.data.shape_keys).values()]
+    if not curves:
+        raise KeysError(f"'{arm.name}' has no animation to read: import a motion clip "
+                        "(TDMM > Import Motion Clip) or key its bones or shape keys first")
+    ranges = np.array([fc.range() for fc in curves])
+    return float(ranges[:, 0].min()), float(ranges[:, 1].max())
+
+
 def _sample(fc, frames: np.ndarray) -> np.ndarray:
     """Values of F-curve `fc` at `frames`, as Blender evaluates them."""
     kp = fc.keyframe_points

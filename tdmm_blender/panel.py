@@ -36,6 +36,7 @@ class VIEW3D_PT_tdmm(bpy.types.Panel):
         col.operator("tdmm.import_clip", icon="IMPORT")
         col.operator("tdmm.export_clip", icon="EXPORT")
         _draw_engine(layout, context, parts)
+        _draw_batch(layout, context)
 
 
 def _draw_engine(layout, context, parts):
@@ -59,6 +60,14 @@ def _draw_engine(layout, context, parts):
     row.prop(s, "guidance")
     box.operator("tdmm.generate", icon="PLAY")
     row = box.row(align=True)
+    row.operator("tdmm.continue_action", icon="FF")
+    row.operator("tdmm.inbetween", icon="ARROW_LEFTRIGHT")
+    if context.scene.use_preview_range:
+        box.label(text=f"In-between: frames {context.scene.frame_preview_start}-{context.scene.frame_preview_end}",
+                  icon="PREVIEW_RANGE")
+    else:
+        box.label(text="In-between: set a preview range or select keys", icon="INFO")
+    row = box.row(align=True)
     row.operator("tdmm.caption", icon="TEXT")
     row.operator("tdmm.ask", icon="QUESTION")
     box.prop(s, "question", text="")
@@ -69,6 +78,21 @@ def _draw_engine(layout, context, parts):
         if engine_ops.PROP_ANSWER in action:
             _wrapped(box, f"Q: {action[engine_ops.PROP_QUESTION]}", "QUESTION")
             _wrapped(box, f"A: {action[engine_ops.PROP_ANSWER]}", "BLANK1")
+
+
+def _draw_batch(layout, context):
+    """Batch Bake: a prompt file or a Text datablock, and the running batch's progress."""
+    from . import batch_ops
+
+    box = layout.box()
+    box.label(text="Batch Bake", icon="RENDER_ANIMATION")
+    b = context.scene.tdmm_batch
+    box.prop(b, "filepath", text="")
+    box.prop(b, "text", text="Text")
+    progress = batch_ops.progress_text()
+    if progress:
+        box.label(text=f"{progress} (Esc cancels)", icon="TIME")
+    box.operator("tdmm.batch_bake", icon="RENDER_ANIMATION")
 
 
 def _wrapped(layout, text: str, icon: str, width: int = 42) -> None:

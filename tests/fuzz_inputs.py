@@ -400,6 +400,22 @@ def demo_cases(ws: Path, good: dict) -> list[Case]:
             Case("demo:out_under_a_file", ["demo", "--out", str(ws / "afile.txt" / "x.blend")], names="afile.txt"),
             Case("demo:flame_head_without_arkit", ["demo", "--out", str(ws / "o" / "flame.blend"), "--head",
                                                    str(_flame_head(ws))], rc=0, new_ok=("o/flame.blend",))]
+    # bake: the prompt list and the outputs are checked before bpy or a model loads
+    for kind in ("missing", "folder", "fifo", "symlink_loop", "zero_bytes", "random_bytes"):
+        p = ws / "bad" / f"prompts_{kind}.txt"
+        if not p.exists() and not p.is_symlink():
+            bad_files(ws, b"a shy smile\n", ".txt", marker)[kind](p)
+        out.append(Case(f"bake_prompts:{kind}", ["bake", "--prompts", str(p), "--out", str(ws / "o" / "bk")],
+                        names=p.name))
+    prompts = _text(ws / "prompts_ok.txt", "a shy smile\n")
+    out += [Case("bake:all_lines_bad", ["bake", "--prompts", str(_text(ws / "prompts_bad.csv", ",4\nx,99\n")),
+                                        "--out", str(ws / "o" / "bk")], names="prompts_bad.csv"),
+            Case("bake:seconds_out_of_range", ["bake", "--prompts", str(prompts), "--seconds", "60", "--out",
+                                               str(ws / "o" / "bk")], names="seconds"),
+            Case("bake:out_under_a_file", ["bake", "--prompts", str(prompts), "--out", str(ws / "afile.txt" / "bk")],
+                 names="afile.txt"),
+            Case("bake:out_is_a_file", ["bake", "--prompts", str(prompts), "--out", str(ws / "afile.txt")],
+                 names="afile.txt")]
     return out
 
 
