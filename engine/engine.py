@@ -104,15 +104,17 @@ class Engine:
                 "text_encoder": self._text is not None, "captioner": self._cap is not None}
 
     # -- Language2Motion ---------------------------------------------------------------------------
-    def generate(self, prompts, seconds: float = 4.0, seed: int = 0, variations: int = 1,
+    def generate(self, prompts, seconds: float = 4.0, seed: int | list[int] = 0, variations: int = 1,
                  guidance: float = DEFAULTS["guidance"], temperature: float = DEFAULTS["temperature"],
                  top_k: int = DEFAULTS["top_k"], top_p: float = DEFAULTS["top_p"], fps: float | None = None,
                  continue_from: MotionClip | None = None, until: MotionClip | None = None) -> list[MotionClip]:
         """prompts (a string or a list) -> len(prompts) * variations clips, prompt by prompt
         (prompt 0's variations first). Variation 0 of seed s is what seed s gives alone, so a
-        clip is reproduced from its prompt, seed and settings. fps defaults to continue_from's
-        (else until's, else the model's 25)."""
+        clip is reproduced from its prompt, seed and settings. `seed` is one seed for every prompt or
+        a list with one per prompt (a prompt list's own seeds, still one batched call). fps defaults
+        to continue_from's (else until's, else the model's 25)."""
         prompts = _check_prompts(prompts)
+        seeds = _check_seeds(seed, len(prompts))
         seconds = _check_number("seconds", seconds, *SECONDS_RANGE)
         variations = int(_check_number("variations", variations, 1, 64))
         guidance = _check_number("guidance", guidance, 0.0, 20.0)
@@ -126,11 +128,11 @@ class Engine:
             self._check_pair()
             self._paired = True
         self._warn_long(prompts)                                                   # (this loads MiniLM)
-        return self._generate(prompts, seconds, seed, variations, guidance, temperature, top_k, top_p, fps,
+        return self._generate(prompts, seconds, seeds, variations, guidance, temperature, top_k, top_p, fps,
                               continue_from, until)
 
     @torch.inference_mode()
-    def _generate(self, prompts, seconds, seed, variations, guidance, temperature, top_k, top_p, fps,
+    def _generate(self, prompts, seconds, seeds, variations, guidance, temperature, top_k, top_p, fps,
                   continue_from, until) -> list[MotionClip]:
         """generate() once its inputs are checked and the models loaded (outside inference mode, so
         their weights stay ordinary tensors): inference mode skips autograd's bookkeeping on every op."""
@@ -141,7 +143,7 @@ class Engine:
 
         before = self._neighbour(continue_from, "continue_from", model_fps)
         after = self._neighbour(until, "until", model_fps)
-        rows = [(p, variation_seed(int(seed), v), v) for p in prompts for v in range(variations)]
+        rows = [(p, variation_seed(s, v), v) for p, s in zip(prompts, seeds) for v in range(variations)]
         B = len(rows)
         text, mask = self.text_encoder.encode_tokens([p for p, _, _ in rows])
         K = gen.cfg.max_context
@@ -299,6 +301,20 @@ def _check_prompts(prompts) -> list[str]:
                              "is empty" if isinstance(p, str) else f"is a {type(p).__name__}, not text",
                              "write what the face should do, e.g. \"a shy smile, then a laugh\"")
     return [" ".join(p.split()) for p in prompts]
+
+
+def _check_seeds(seed, n: int) -> list[int]:
+    """One seed or one per prompt -> n whole numbers >= 0."""
+    many = isinstance(seed, (list, tuple, np.ndarray))
+    seeds = list(seed) if many else [seed] * n
+    if many and len(seeds) != n:
+        raise InputError("seed", f"gives {len(seeds)} seeds for {n} prompts", "give one seed, or one per prompt")
+    out = []
+    for x in seeds:
+        if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0:
+            raise InputError("seed", f"is {x!r}; a seed is a whole number >= 0", "give e.g. 0 or 7")
+        out.append(int(x))
+    return out
 
 
 def _check_question(question) -> str | None:

@@ -160,12 +160,12 @@ def action_name(prompt: str) -> str:
 
 
 def batches(entries: list[PromptEntry], size: int) -> list[list[PromptEntry]]:
-    """Runs of consecutive entries that share seconds and seed, at most `size` long: one
-    Engine.generate call each (it takes one duration and one seed for all its prompts), in the
-    list's order, so actions appear in the order of the file."""
+    """Runs of consecutive entries that share seconds, at most `size` long: one Engine.generate
+    call each (one duration for all its prompts, each prompt its own seed), in the list's order,
+    so actions appear in the order of the file."""
     out: list[list[PromptEntry]] = []
     for e in entries:
-        if out and len(out[-1]) < size and (out[-1][0].seconds, out[-1][0].seed) == (e.seconds, e.seed):
+        if out and len(out[-1]) < size and out[-1][0].seconds == e.seconds:
             out[-1].append(e)
         else:
             out.append([e])

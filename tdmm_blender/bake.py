@@ -8,7 +8,7 @@ The list is read by engine/prompt_list.py, as the add-on's Batch Bake reads it: 
 prompt per line, .csv = prompt, seconds, seed. Bad lines are reported with their line numbers
 and skipped; the rest are baked (exit 0), and a list with no good line is an error (exit 1).
 Generation runs in this process through the Engine facade, batched (one Engine.generate call
-per run of lines with the same seconds and seed, at most --batch prompts); each action is
+per run of lines with the same seconds, each line its own seed, at most --batch prompts); each action is
 written by the same code as the add-on's Batch Bake (batch_ops.write_baked), and the prompt
 is printed beside the action it became and, when a captioner is installed, the caption the
 captioner reads back from the motion (stored on the action as `tdmm_caption`, as the Caption
@@ -97,7 +97,7 @@ def run(args) -> int:
     for batch in pl.batches(plist.entries, args.batch):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            clips = eng.generate([e.prompt for e in batch], seconds=batch[0].seconds, seed=batch[0].seed,
+            clips = eng.generate([e.prompt for e in batch], seconds=batch[0].seconds, seed=[e.seed for e in batch],
                                  guidance=args.guidance, fps=FPS)
         for w in caught:
             print(f"tdmm bake: warning: {w.message}", file=sys.stderr)

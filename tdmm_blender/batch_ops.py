@@ -6,7 +6,7 @@ parses all three, the same way `tdmm bake` does. Bad lines are reported with the
 numbers and skipped; the good ones are baked, one action per prompt, named from the prompt.
 
 The prompts go to the engine worker in batches (one Engine.generate call per run of lines
-with the same seconds and seed, at most BATCH prompts), one request at a time, and each
+with the same seconds (each line its own seed), at most BATCH prompts), one request at a time, and each
 batch's actions are written as soon as it comes back. From the UI the operator is modal on a
 window timer: the panel and the status bar show the progress, Blender stays responsive, Esc
 cancels, and the actions finished before the cancel are kept (and undone together with one
@@ -78,7 +78,7 @@ class BatchRun:
             batch = self.todo[0]
             try:
                 self.req = self.client.submit("generate", {
-                    "prompts": [e.prompt for e in batch], "seconds": batch[0].seconds, "seed": batch[0].seed,
+                    "prompts": [e.prompt for e in batch], "seconds": batch[0].seconds, "seed": [e.seed for e in batch],
                     "guidance": self.guidance, "fps": self.fps})
             except OSError as e:                        # the engine's Python is gone or cannot start
                 self.error = str(e)

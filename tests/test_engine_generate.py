@@ -38,6 +38,12 @@ def test_exact_frames_prompt_text_and_variations(engine):
     # variation 0 of seed 4 is seed 4 alone, whatever else is in the batch
     alone = engine.generate("a shy smile", seconds=1.3, seed=4, fps=30)[0]
     np.testing.assert_allclose(alone.expr, clips[0].expr, atol=1e-5)
+    # one seed per prompt (a prompt list's own seeds) in one batched call: each as it is alone
+    pair = engine.generate(["a shy smile", "nods twice"], seconds=1.3, seed=[4, 9], fps=30)
+    np.testing.assert_allclose(pair[0].expr, alone.expr, atol=1e-5)
+    nod9 = engine.generate("nods twice", seconds=1.3, seed=9, fps=30)[0]
+    np.testing.assert_allclose(pair[1].expr, nod9.expr, atol=1e-5)
+    assert pair[1].meta["generator"]["seed"] == 9
     # 7.7 s is more than one window of 16 positions: the windows chain
     assert engine.generate("a long stare", seconds=7.7, seed=1)[0].num_frames == 193
 
@@ -60,6 +66,9 @@ def test_guidance_and_temperature_change_the_result(engine):
     (dict(prompts="x", seconds="long"), "seconds: is 'long', not a number"),
     (dict(prompts="x", variations=0), "variations"),
     (dict(prompts="x", top_p=0), "top_p"),
+    (dict(prompts=["a", "b"], seed=[1]), "seed: gives 1 seeds for 2 prompts"),
+    (dict(prompts="x", seed=-1), "seed: is -1"),
+    (dict(prompts="x", seed=1.5), "seed: is 1.5"),
 ])
 def test_bad_requests_name_the_input(engine, kw, match):
     with pytest.raises(InputError, match=match):

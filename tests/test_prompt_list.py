@@ -83,7 +83,8 @@ def test_action_names_fit_blender_and_batches_keep_order():
     long = "é" * 40                                          # 80 bytes of UTF-8
     name = pl.action_name(long)
     assert len(name.encode()) <= 63 and long.startswith(name) and len(name) == 31
-    es = [pl.PromptEntry(i, f"p{i}", s, d) for i, (s, d) in enumerate([(4, 0), (4, 0), (4, 0), (2, 0), (4, 0)])]
+    # runs of one duration, up to the size; seeds may differ inside a run (each prompt keeps its own)
+    es = [pl.PromptEntry(i, f"p{i}", s, d) for i, (s, d) in enumerate([(4, 0), (4, 7), (4, 0), (2, 0), (4, 0)])]
     assert [[e.line for e in b] for b in pl.batches(es, 2)] == [[0, 1], [2], [3], [4]]
 
 
