@@ -33,6 +33,7 @@ setup: $(STAMP) $(STAMP313)
 demo: $(STAMP)
 	$(BIN)/tdmm head build --if-missing
 	$(BIN)/tdmm demo --out out/demo.blend
+	$(BIN)/tdmm bake --prompts demo/prompts.csv --out out/demo --render --force
 
 test: $(STAMP) $(STAMP313)
 	$(BIN)/pytest -q

@@ -139,5 +139,10 @@ def _render_sheet(head, baked, out_png: Path) -> None:
     first = baked[0][1]
     sheet = engine.clip.MotionClip(pose=np.stack([f[0] for f in frames]), expr=np.stack([f[1] for f in frames]),
                                    expr_names=list(first.expr_names), fps=first.fps).validate()
-    labels = [f"{e.line}: {e.prompt[:38]}" for e, _ in baked]
+    # A cell fits about 23 characters of label at this size: longer ones spill into the next cell.
+    labels = [_fit(f"{e.line}: {e.prompt}", 23) for e, _ in baked]
     preview.render_head_sheet(head, sheet, labels, str(out_png), columns=min(4, len(baked)), size=256, samples=12)
+
+
+def _fit(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 1].rstrip() + "\u2026"
