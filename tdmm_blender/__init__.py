@@ -9,8 +9,9 @@ bl_info is needed for the 4.2+ extension format.
 
 # Registered in this order, unregistered in reverse (the panel uses the operators).
 # engine_ops registers the Generate/Caption operators only, continue_ops Continue / In-between and
-# batch_ops Batch Bake: the engine worker starts with the first request, never here.
-_MODULES = ("operators", "engine_ops", "continue_ops", "batch_ops", "panel")
+# batch_ops Batch Bake: the engine worker starts with the first request, never here. retarget
+# registers Retarget (numpy only, no engine worker).
+_MODULES = ("operators", "engine_ops", "continue_ops", "batch_ops", "retarget", "panel")
 
 
 def _modules():

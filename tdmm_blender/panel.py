@@ -35,6 +35,8 @@ class VIEW3D_PT_tdmm(bpy.types.Panel):
         col = layout.column(align=True)
         col.operator("tdmm.import_clip", icon="IMPORT")
         col.operator("tdmm.export_clip", icon="EXPORT")
+        # Source = the active head, target = one other selected mesh (see retarget.py).
+        col.operator("tdmm.retarget", icon="SHAPEKEY_DATA")
         _draw_engine(layout, context, parts)
         _draw_batch(layout, context)
 
