@@ -227,8 +227,13 @@ def blender_run(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("engine-in-blender")
     # The zip with its own wheels (safetensors, cached in build/wheels): a real Blender has no
     # safetensors, and this venv's site-packages must not stand in for the zip's.
-    (zpath,) = eb.build(out_dir=tmp / "dist", platform="linux-x64", python=py,
-                        wheel_cache=eb.REPO_ROOT / "build" / "wheels")
+    try:
+        (zpath,) = eb.build(out_dir=tmp / "dist", platform="linux-x64", python=py,
+                            wheel_cache=eb.REPO_ROOT / "build" / "wheels")
+    except eb.ExtensionBuildError as err:              # as tests/test_extension.py's wheel_build
+        if "pip download" in str(err):
+            pytest.skip(f"safetensors wheel not cached and PyPI unreachable: {err}")
+        raise
     script = tmp / "probe.py"
     script.write_text(_BLENDER_SCRIPT)
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp / "user"), P=PROMPT, S=str(SEED))
