@@ -27,19 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PROMPT = "a shy smile that turns into a laugh"
-PROMPTS_32 = [
-    "a shy smile that turns into a laugh", "she frowns and looks to the left", "a slow nod of agreement",
-    "raises both eyebrows in surprise", "blinks twice, then grins widely", "a quick shake of the head",
-    "squints suspiciously at something", "opens the mouth wide in shock", "a sad look, the corners drop",
-    "tilts the head and smiles politely", "rolls the eyes in annoyance", "a big yawn",
-    "purses the lips, thinking", "looks up and to the right", "a disgusted sneer", "laughs out loud",
-    "a tight-lipped, nervous smile", "winks with the left eye", "a furious scowl", "nods three times quickly",
-    "looks down, ashamed", "a puzzled frown with one eyebrow up", "smiles, then the smile fades",
-    "bites the lower lip", "a relaxed, neutral face", "glances left, then right", "a fearful gasp",
-    "the jaw drops slowly", "a smirk on one side", "closes the eyes and sighs", "a bright, open smile",
-    "shakes the head while frowning",
-]
+PROMPT = "a shy smile that turns into a laugh"   # the fresh-process probe's one prompt
 
 # What one fresh process runs: its timings go to stdout as one JSON line.
 CHILD = f"""
@@ -73,6 +61,7 @@ def fresh_runs(n: int) -> dict:
 
 def warm_runs(runs: int, warmup: int) -> dict:
     sys.path.insert(0, str(ROOT))
+    from benchmarks.generate_speed import PROMPTS_32  # the same 32 prompts as the generator's benchmark
     from engine.text_encoder import TextEncoder
     enc = TextEncoder()
     out = {}

@@ -32,7 +32,7 @@ from .errors import InputError
 from .features import features_to_params, params_to_features
 from .prompt_list import SECONDS_RANGE  # one place for the duration bounds: prompt lists check them too
 from .synthesis import synthesize, variation_seed
-from .tokenizer import resample
+from .tokenizer import resample, tokenizer_file
 
 MIN_CONTEXT_FRAMES = 4
 SEAM_FADE_S = 0.5
@@ -82,11 +82,9 @@ class Engine:
         """A generator (captioner) speaks the codes of the tokenizer it was trained with (its config
         names the tokenizer file's sha256 prefix): any other tokenizer's codes would be noise to it."""
         import hashlib
-        from pathlib import Path
 
-        from .head import assets_dir
         want = self.generator.cfg.tokenizer if model == "generator" else self.captioner.cfg.motion_tokenizer
-        path = Path(self._paths["tokenizer"] or assets_dir() / "vq" / "tokenizer").with_suffix(".safetensors")
+        path = tokenizer_file(self._paths["tokenizer"])
         if want and hashlib.sha256(path.read_bytes()).hexdigest()[:12] != want:
             raise RuntimeError(f"the {model} was trained on the codes of tokenizer {want}, not of {path}: "
                                f"use the tokenizer it was trained with or retrain the {model}")

@@ -554,6 +554,13 @@ def resample(f: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
     return ((1 - w) * f[i0] + w * f[i1]).astype(np.float32)
 
 
+def tokenizer_file(path=None):
+    """The weights file (.safetensors) of the tokenizer at `path` (its stem, .json or .safetensors),
+    by default the shipped one: what a generator's or captioner's tokenizer sha is taken of."""
+    from .head import assets_dir
+    return Path(assets_dir() / "vq" / "tokenizer" if path is None else path).with_suffix(".safetensors")
+
+
 def load_tokenizer(path=None, device="cpu") -> MotionTokenizer:
     """The shipped tokenizer (assets/vq/tokenizer) or one at `path`."""
     if path is None:

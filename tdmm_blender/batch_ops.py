@@ -19,11 +19,10 @@ import math
 import bpy
 from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from .engine_ops import WAIT_S, client, go_modal
 from .operators import _active_head, _head_poll
 
 BATCH = 16                          # prompts per engine request: batched, yet progress and Esc stay prompt
-TICK_S = 0.05
-WAIT_S = 900.0                      # per request, when execute() waits
 MAX_REPORTED = 20                   # bad lines reported one by one; the rest are counted
 
 _running: BatchRun | None = None    # the batch the panel shows (one at a time per session)
@@ -200,7 +199,6 @@ class TDMM_OT_batch_bake(bpy.types.Operator):
 
     def _begin(self, context):
         global _running
-        from .engine_ops import client
         got = self._read(context)
         if got is None:
             return None
@@ -244,12 +242,8 @@ class TDMM_OT_batch_bake(bpy.types.Operator):
         if run is None:
             return {"CANCELLED"}
         self._run = run
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(TICK_S, window=context.window)
-        wm.modal_handler_add(self)
-        wm.progress_begin(0, max(1, run.total))
-        self.report({"INFO"}, f"Batch Bake: {run.total} prompt(s) (Esc cancels)")
-        return {"RUNNING_MODAL"}
+        context.window_manager.progress_begin(0, max(1, run.total))
+        return go_modal(self, context, f"Batch Bake: {run.total} prompt(s) (Esc cancels)")
 
     def modal(self, context, event):
         run = self._run

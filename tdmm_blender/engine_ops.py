@@ -61,6 +61,15 @@ def client(context):
     return c
 
 
+def go_modal(op, context, message: str) -> set:
+    """Start op's modal(), woken by a window timer every TICK_S (op._timer, removed when it ends)."""
+    wm = context.window_manager
+    op._timer = wm.event_timer_add(TICK_S, window=context.window)
+    wm.modal_handler_add(op)
+    op.report({"INFO"}, message)
+    return {"RUNNING_MODAL"}
+
+
 class _EngineRequest:
     """invoke(): send, then poll from a modal timer. execute(): send and wait. Subclasses
     implement _send(context) -> request (or None after self.report) and _apply(context, req)."""
@@ -79,11 +88,7 @@ class _EngineRequest:
         if req is None:
             return {"CANCELLED"}
         self._req = req
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(TICK_S, window=context.window)
-        wm.modal_handler_add(self)
-        self.report({"INFO"}, "TDMM engine: working (Esc cancels)")
-        return {"RUNNING_MODAL"}
+        return go_modal(self, context, "TDMM engine: working (Esc cancels)")
 
     def modal(self, context, event):
         if event.type == "ESC" and event.value == "PRESS":

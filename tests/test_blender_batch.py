@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from bpy_probe import STEP
 
 pytest.importorskip("bpy")
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,15 +45,7 @@ _PROBE = textwrap.dedent(r"""
     import bpy
     import numpy as np
     import tdmm_blender
-    r = {"errors": []}
-
-    def step(name, fn):
-        try:
-            r[name] = fn()
-        except Exception as e:
-            r[name] = "EXC " + str(e)
-            if not isinstance(e, RuntimeError):
-                r["errors"].append(traceback.format_exc())
+    {STEP}
 
     def snapshot(action):
         # every key of every curve: frame, value, both handles, interpolation
@@ -203,7 +196,7 @@ _PROBE = textwrap.dedent(r"""
     cells = [px[:, i * (w // 3):(i + 1) * (w // 3)] for i in range(3)]
     r["sheet"] = {"size": [w, h], "cell_diff": [float(np.abs(cells[i] - cells[i + 1]).mean()) for i in range(2)]}
     print("REPORT " + json.dumps(r))
-""")
+""").replace("{STEP}\n", STEP)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import pytest
+from bpy_probe import STEP
 
 from engine import protocol
 from engine.clip import MotionClip
@@ -140,14 +141,7 @@ _BLENDER_SCRIPT = textwrap.dedent(r"""
     sys.meta_path.insert(0, NoTorch())
 
     import bpy
-    r = {"errors": []}
-    def step(name, fn):
-        try:
-            r[name] = fn()
-        except Exception as e:
-            r[name] = "EXC " + str(e)
-            if not isinstance(e, RuntimeError):
-                r["errors"].append(traceback.format_exc())
+    {STEP}
 
     t = time.perf_counter()
     bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
@@ -202,7 +196,7 @@ _BLENDER_SCRIPT = textwrap.dedent(r"""
     time.sleep(0.2)
     r["worker_gone"] = client.proc is None and not os.path.exists(f"/proc/{pid2}")
     print("REPORT " + json.dumps(r))
-""")
+""").replace("{STEP}\n", STEP)
 
 
 def _bpy53_python() -> str | None:

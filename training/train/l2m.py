@@ -37,8 +37,9 @@ import numpy as np
 import torch
 
 from engine.generator import GeneratorConfig, MotionGenerator
+from engine.head import assets_dir
 from engine.synthesis import synthesize
-from engine.tokenizer import load_tokenizer, token_lengths
+from engine.tokenizer import load_tokenizer, token_lengths, tokenizer_file
 from training.data.caption_bank import CaptionBank, to_device
 from training.data.motion_data import EmptySplitError, load_motion_arrays
 from training.train import loop
@@ -243,8 +244,7 @@ def train(args) -> dict:
     device = rt.device
     tok_path = Path(args.tokenizer) if args.tokenizer else None
     tok = load_tokenizer(tok_path, device)
-    assets = Path(__file__).resolve().parents[2] / "assets"
-    tok_file = (tok_path or assets / "vq" / "tokenizer").with_suffix(".safetensors")
+    tok_file = tokenizer_file(tok_path)
 
     tr = _load(args.data, "train", tc.max_clips, progress)
     if tr is None:
@@ -262,7 +262,7 @@ def train(args) -> dict:
     train_set = CodedSplit(tr, tok, device, cfg.text_max, bank_kw)
     val_set = CodedSplit(va, tok, device, cfg.text_max, bank_kw) if va is not None else None
     del tr, va
-    ev = Evaluator.load(Path(args.evaluator) if args.evaluator else assets / "eval" / "evaluator", device)
+    ev = Evaluator.load(Path(args.evaluator) if args.evaluator else assets_dir() / "eval" / "evaluator", device)
 
     loop.seed_everything(tc.seed)
     if state is not None:

@@ -54,7 +54,7 @@ from engine.captioner import (
     plain_state,
 )
 from engine.errors import InputError
-from engine.tokenizer import load_tokenizer
+from engine.tokenizer import load_tokenizer, tokenizer_file
 from training.data.m2l_data import M2LSplit, load_m2l_split
 from training.data.motion_data import EmptySplitError
 from training.eval.metrics_m2l import caption_scores, qa_scores
@@ -326,8 +326,7 @@ def train(args) -> dict:
     device = rt.device
     tok_path = Path(args.tokenizer) if args.tokenizer else None
     motion_tok = load_tokenizer(tok_path, device)
-    assets = Path(__file__).resolve().parents[2] / "assets"
-    tok_file = (tok_path or assets / "vq" / "tokenizer").with_suffix(".safetensors")
+    tok_file = tokenizer_file(tok_path)
 
     tr = _load(args.data, "train", motion_tok, tc, tc.max_clips, progress)
     if tr is None:
