@@ -114,3 +114,40 @@ def test_two_process_evaluator_training(tmp_path):
     log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert final["world_size"] == 2 and final["steps"] == 20 and 0 <= final["t2m_R@3"] <= 1
     assert np.mean([r["loss"] for r in log[-2:]]) < np.mean([r["loss"] for r in log[:2]])
+
+
+def test_pause_keeps_the_step_schedule_and_resumes(tmp_path):
+    """--pause-minutes stops by the clock without compressing the learning-rate schedule (unlike
+    --max-minutes), skips the end-of-run re-validation, and the run resumes where it paused."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from loop_toy_task import LeastSquares
+
+    class Slow(LeastSquares):
+        finals = 0
+
+        def batches(self, seed):
+            import time
+            while True:
+                time.sleep(0.05)                 # ~20 steps a second: the 1 s pause lands mid-run
+                yield self.xr, self.yr
+
+        def final(self, best):
+            Slow.finals += 1
+            return super().final(best)
+
+    rt = loop.runtime("cpu")
+    cfg = loop.LoopConfig(steps=100_000, lr=0.2, warmup=2, val_every=5, log_every=1, pause_minutes=1 / 60)
+    loop.seed_everything(0)
+    final = loop.fit(Slow(rt), cfg, tmp_path, rt, progress=False)
+    assert final["paused"] and not final["stopped_by_time"] and 0 < final["steps"] < cfg.steps
+    assert Slow.finals == 0
+    log = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in log] == [loop.lr_at(r["step"] - 1, cfg) for r in log]   # the step schedule
+    state = loop.read_state(tmp_path / "last")
+    assert state["step"] == final["steps"] and state["train"]["pause_minutes"] == cfg.pause_minutes
+
+    resumed = loop.LoopConfig(**{**state["train"], "pause_minutes": 0.0, "steps": final["steps"] + 3})
+    task = Slow(rt)
+    task.model.load_state_dict(load_file(str(tmp_path / "last.safetensors")))
+    again = loop.fit(task, resumed, tmp_path, rt, resume=tmp_path / "last", progress=False)
+    assert again["steps"] == final["steps"] + 3 and not again["paused"] and Slow.finals == 1

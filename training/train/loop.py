@@ -14,7 +14,9 @@ everything else, the same way for every model:
     schedule      linear warm-up over cfg.warmup steps, then cosine to lr * min_lr_ratio at cfg.steps
     caps          cfg.stop_at (stop after that many steps of the planned schedule: resume later)
                   and cfg.max_minutes (the whole run, loading included: the schedule then follows
-                  the clock, so it still ends at its floor, and time is kept back for the end)
+                  the clock, so it still ends at its floor, and time is kept back for the end),
+                  cfg.pause_minutes (stop by the clock with the step schedule untouched, saving last:
+                  one run split over several device calls, each under its own time limit)
     validation    every cfg.val_every steps and at the end: task.validate() -> named metrics;
                   the best checkpoint by task.best_metric (task.best_mode "min" or "max")
     files in OUT  config.json        the run: model and train config, data, world size
@@ -73,6 +75,7 @@ class LoopConfig:
     amp: bool = True                # bf16 autocast on CUDA (always fp32 on CPU)
     max_minutes: float = 0.0        # wall-clock cap for the whole run (0 = none)
     stop_at: int = 0                # stop after this many steps of the schedule (0 = run it all)
+    pause_minutes: float = 0.0      # stop after this many minutes (loading included), schedule untouched
 
     def __post_init__(self):
         self.betas = tuple(self.betas)                  # JSON gives a list
@@ -131,6 +134,8 @@ def add_run_arguments(p, out_default: str | None, config_example: str) -> None:
                    help="stop after STEP steps of the planned schedule (resume later with --resume)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="wall-clock cap for the whole run: training ends early with its schedule finished")
+    p.add_argument("--pause-minutes", type=float, default=None,
+                   help="stop after this many minutes with the schedule untouched (resume later with --resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -154,7 +159,7 @@ def resolve_config(args, train_cls, check_model=None, flags: dict | None = None)
     check_out(args.out)
     if getattr(args, "resume", None):
         state = read_state(args.resume)
-        model, train = {}, {**state["train"], "stop_at": 0}
+        model, train = {}, {**state["train"], "stop_at": 0, "pause_minutes": 0.0}
     else:
         model, train = read_run_config(args.config, train_cls)
         if check_model is not None:
@@ -163,7 +168,7 @@ def resolve_config(args, train_cls, check_model=None, flags: dict | None = None)
             except ValueError as e:
                 raise InputError(f"config file {args.config}", f"model: {e}") from None
     for flag, key in {"steps": "steps", "seed": "seed", "stop_at": "stop_at", "max_minutes": "max_minutes",
-                      **(flags or {})}.items():
+                      "pause_minutes": "pause_minutes", **(flags or {})}.items():
         if getattr(args, flag, None) is not None:
             train[key] = getattr(args, flag)
     return model, train_cls(**train), state
@@ -378,6 +383,8 @@ def print_summary(final: dict, out) -> None:
     """The two lines a `tdmm train` command ends with (rank 0 only: other ranks get no final)."""
     if final:
         stopped = " (stopped by --max-minutes)" if final["stopped_by_time"] else ""
+        if final.get("paused"):
+            stopped = f" (paused by --pause-minutes: `--resume {out}/last` continues it)"
         print(f"trained {final['steps']} steps{stopped} in {final['wall_s']} s ({final['steps_per_s']} steps/s); "
               f"best {final['best_metric']} {final['best_value']} at step {final['best_step']}")
         print(f"wrote {out}/best.safetensors, best.json, last.*, log.jsonl, val.jsonl, final.json")
@@ -444,13 +451,14 @@ def _fit(task: Task, cfg: LoopConfig, out: Path, rt: Runtime, run_info, resume, 
     budget = None
     if cfg.max_minutes:
         budget = max(1.0, 60 * cfg.max_minutes - (t_train - t_start) - FINAL_RESERVE_S)
+    pause = max(1.0, 60 * cfg.pause_minutes - (t_train - t_start) - FINAL_RESERVE_S) if cfg.pause_minutes else None
     bar = None
     if rt.main and progress:
         from tqdm import tqdm
         bar = tqdm(total=end, initial=start, desc=task.name, unit="step", dynamic_ncols=True)
     model.train()
-    acc, acc_n, step, by_time = {}, 0, start, False
-    while step < end and not by_time:
+    acc, acc_n, step, by_time, paused = {}, 0, start, False, False
+    while step < end and not (by_time or paused):
         time_frac = 0.0 if budget is None else (time.time() - t_train) / budget
         lr = lr_at(step, cfg, time_frac)
         for g in opt.param_groups:
@@ -469,7 +477,9 @@ def _fit(task: Task, cfg: LoopConfig, out: Path, rt: Runtime, run_info, resume, 
         step += 1
         if budget is not None:
             by_time = _out_of_time(time.time() - t_train >= budget, step, rt) and step < end
-        done = step >= end or by_time
+        if pause is not None and not by_time:
+            paused = _out_of_time(time.time() - t_train >= pause, step, rt) and step < end
+        done = step >= end or by_time or paused
         if bar is not None:
             bar.update(1)
         if rt.main and (step % cfg.log_every == 0 or done):
@@ -506,8 +516,9 @@ def _fit(task: Task, cfg: LoopConfig, out: Path, rt: Runtime, run_info, resume, 
     if rt.main:
         model.eval()
         capped = bool(cfg.stop_at) and end < cfg.steps and step >= end
-        final = {**task.final(out / "best"), "steps": step, "steps_planned": cfg.steps,
-                 "stopped_by_time": by_time, "stopped_at_step_cap": capped,
+        # A paused run is not over: its last validation row stands, the re-validation waits for the end.
+        final = {**({} if paused else task.final(out / "best")), "steps": step, "steps_planned": cfg.steps,
+                 "stopped_by_time": by_time, "stopped_at_step_cap": capped, "paused": paused,
                  "best_step": best_step, "best_metric": task.best_metric, "best_value": best,
                  "train_s": round(time.time() - t_train, 1), "wall_s": round(time.time() - t_start, 1),
                  "steps_per_s": round((step - start) / max(time.time() - t_train, 1e-9), 2), "world_size": rt.world}
