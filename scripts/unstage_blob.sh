@@ -10,4 +10,4 @@ read -r gguf_bytes tar_bytes < $S/blob.sizes
 head -c "$gguf_bytes" $S/blob > $S/smollm2.gguf
 [ "$tar_bytes" = 0 ] || { mkdir -p out && tail -c "$tar_bytes" $S/blob | tar -x -C out; }
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $S/gguf-*.whl
-echo "staged: $S/smollm2.gguf ($gguf_bytes bytes), out/evaluator_minilm16, gguf in /tmp/site"
+echo "staged: $S/smollm2.gguf ($gguf_bytes bytes)$([ "$tar_bytes" = 0 ] || echo ", out/evaluator_minilm16"), gguf in /tmp/site"

@@ -448,10 +448,9 @@ def _fit(task: Task, cfg: LoopConfig, out: Path, rt: Runtime, run_info, resume, 
     end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
 
     t_train = time.time()
-    budget = None
-    if cfg.max_minutes:
-        budget = max(1.0, 60 * cfg.max_minutes - (t_train - t_start) - FINAL_RESERVE_S)
-    pause = max(1.0, 60 * cfg.pause_minutes - (t_train - t_start) - FINAL_RESERVE_S) if cfg.pause_minutes else None
+    def seconds_left(minutes):             # of training, after loading and before the final reserve
+        return max(1.0, 60 * minutes - (t_train - t_start) - FINAL_RESERVE_S) if minutes else None
+    budget, pause = seconds_left(cfg.max_minutes), seconds_left(cfg.pause_minutes)
     bar = None
     if rt.main and progress:
         from tqdm import tqdm
